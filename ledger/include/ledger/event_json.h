@@ -1,0 +1,40 @@
+// The JSON form of an event (documented in README.md), shared by the CLI and the HTTP API.
+//
+// Parsing is strict: unknown fields, fields that do not belong to the event's type, wrong JSON
+// types, missing required fields, oversized strings, invalid UTF-8 and unknown enum names are all
+// rejected with Status::InvalidArgument and a stable reason (see kReason* below). Thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/event.h"
+#include "ledger/status.h"
+
+namespace convledger {
+
+// Size limits on the JSON form. Exceeding one is `field_too_large`.
+inline constexpr size_t kMaxConversationIdBytes = 256;
+inline constexpr size_t kMaxIdBytes = 256;             // message ids, actor ids, keys, codes
+inline constexpr size_t kMaxTextBytes = 64 * 1024;     // message and note text
+inline constexpr size_t kMaxShortTextBytes = 4 * 1024; // reasons, explanations, names
+inline constexpr size_t kMaxMediaItems = 32;
+inline constexpr size_t kMaxTemplateParameters = 64;
+inline constexpr size_t kMaxEventJsonBytes = 1024 * 1024;  // one event line
+inline constexpr size_t kMaxBatchEvents = 1000;
+
+// Parses one event object from JSON text. Reasons: malformed_json, invalid_utf8, not_an_object,
+// unknown_field, wrong_type, missing_field, field_too_large, empty_field, unknown_event_type,
+// invalid_value, invalid_timestamp.
+Result<Event> ParseEventJson(std::string_view json_text);
+
+// Parses either one event object or {"events":[...]} (a batch). Same reasons, plus
+// empty_batch and batch_too_large; errors name the failing index ("events[2].actor.kind").
+Result<std::vector<Event>> ParseEventsJson(std::string_view json_text);
+
+// Renders an event (as stored, with the assigned fields) as one line of compact JSON:
+// the input form plus global_seq, conversation_seq, recorded_at, event_id, hash, prev_hash.
+std::string EventToJson(const Event& e);
+
+}  // namespace convledger

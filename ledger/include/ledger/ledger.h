@@ -1,0 +1,174 @@
+// convledger's storage core: an append-only, hash-chained event log in one RocksDB database.
+//
+// Contract
+//  - Events are appended, never updated or deleted: this interface has no operation that could.
+//  - An Append is all or nothing: every event of the call is in one RocksDB WriteBatch.
+//  - An Append returns only once its batch is in the WAL (Durability::kWal) or fsynced
+//    (Durability::kFsync). Concurrent appenders are grouped into one write and, in kFsync, one
+//    fsync (group commit): the more writers, the more events per fsync.
+//  - Global sequences are dense from 1; conversation sequences are dense from 1 per conversation.
+//    A reader never sees event N+1 without event N.
+//  - Every value read is checked with the FlatBuffers verifier and its hash: corrupt bytes give
+//    Status::Corruption, never a crash.
+//  - Thread safety: every method may be called concurrently from any thread.
+//  - Errors are Status values; see ledger/status.h for codes and stable reasons.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ledger/event.h"
+#include "ledger/status.h"
+
+namespace convledger {
+
+enum class Durability {
+  kWal,    // acknowledged once the batch is in the WAL (survives a process crash)
+  kFsync,  // acknowledged after fsync of the WAL (survives power loss); group commit
+};
+
+// Source of the ledger clock (recorded_at). Tests inject a fixed clock.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Microseconds since the Unix epoch, UTC.
+  virtual int64_t NowMicros() = 0;
+};
+
+struct Options {
+  // Default: kWal.
+  Durability durability = Durability::kWal;
+  // Create the database if the directory holds none. Default: true.
+  bool create_if_missing = true;
+  // Open without write access (appends fail with io_error). Default: false.
+  bool read_only = false;
+  // RocksDB block cache shared by every column family. Default: 64 MiB.
+  size_t block_cache_bytes = 64 << 20;
+  // Ledger clock; not owned, must outlive the ledger. Default: nullptr (system clock).
+  Clock* clock = nullptr;
+  // Most events one Append may carry. Default: 10000.
+  size_t max_events_per_append = 10000;
+};
+
+struct AppendOptions {
+  // Overrides Options::durability for this call when set. Default: unset.
+  std::optional<Durability> durability;
+};
+
+// The outcome of one appended event.
+struct AppendResult {
+  uint64_t global_seq = 0;
+  uint64_t conversation_seq = 0;
+  int64_t recorded_at_us = 0;
+  EventId event_id{};
+  Digest hash{};
+  Digest prev_hash{};
+  // True when the idempotency key was seen before with the same content: this is the original
+  // event's result and nothing was appended for it.
+  bool duplicate = false;
+};
+
+struct ReadOptions {
+  // Read as of this global sequence: events after it are invisible. 0: the latest committed.
+  // Because the log is append-only, a read pinned to a sequence is reproducible.
+  uint64_t as_of_global_seq = 0;
+  // Most events to return. 0: no limit (reads of a whole conversation).
+  size_t limit = 0;
+};
+
+// The head of a conversation.
+struct Head {
+  uint64_t conversation_seq = 0;  // last conversation sequence
+  Digest hash{};                  // hash of that event
+  uint64_t global_seq = 0;        // its global sequence
+};
+
+// A stored record, verified, without decoding into an Event (zero-copy scans).
+struct RawEvent {
+  uint64_t global_seq = 0;
+  uint64_t conversation_seq = 0;
+  std::string_view record;  // the stored Record bytes; valid only during the callback
+  Digest hash{};
+};
+
+struct VerifyReport {
+  uint64_t events_checked = 0;
+  uint64_t conversations = 0;
+  uint64_t last_global_seq = 0;
+  // One line per problem, e.g. "global_seq 17: hash mismatch". Capped at 1000.
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+struct LedgerStats {
+  uint64_t last_global_seq = 0;
+  uint64_t conversations = 0;
+  uint64_t live_data_bytes = 0;  // RocksDB's estimate for all column families
+  uint64_t events_sst_bytes = 0;
+};
+
+class Ledger {
+ public:
+  // Opens (creating if allowed) the ledger in `dir`.
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, const Options& options);
+
+  Ledger() = default;
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+  virtual ~Ledger() = default;
+
+  // Appends `events` atomically, in order. Checks per event: shape (required fields of its
+  // type), expected_version (against the head including earlier events of this call),
+  // idempotency key (a repeat with the same content returns the original result, marked
+  // duplicate, and appends nothing for it; other content: kIdempotencyConflict), and for
+  // commands (agent, bot, system) the invariants: the named message was sent in this
+  // conversation, a message id is sent once, no edit of a deleted or redacted message, a
+  // correction's replacement exists. Observations (customer, platform) are recorded even out of
+  // order. On any error nothing of the call is appended; the message names the failing index.
+  virtual Result<std::vector<AppendResult>> Append(std::vector<Event> events,
+                                                   const AppendOptions& options = {}) = 0;
+
+  // Events with global_seq > after, in global order.
+  virtual Result<std::vector<Event>> ReadGlobal(uint64_t after, const ReadOptions& options = {}) = 0;
+
+  // One conversation in order, events with conversation_seq > after. One contiguous range scan.
+  virtual Result<std::vector<Event>> ReadConversation(std::string_view conversation_id,
+                                                      uint64_t after = 0,
+                                                      const ReadOptions& options = {}) = 0;
+
+  // Zero-copy forms of the two reads: `fn` sees each verified record; returning false stops.
+  virtual Status ScanGlobal(uint64_t after, const ReadOptions& options,
+                            const std::function<bool(const RawEvent&)>& fn) = 0;
+  virtual Status ScanConversation(std::string_view conversation_id, uint64_t after,
+                                  const ReadOptions& options,
+                                  const std::function<bool(const RawEvent&)>& fn) = 0;
+
+  // The head of a conversation; NotFound (reason conversation_not_found) if it has no event.
+  virtual Result<Head> GetHead(std::string_view conversation_id) = 0;
+
+  // The last committed global sequence (0 for an empty ledger).
+  virtual uint64_t LastGlobalSeq() const = 0;
+
+  // Blocks until an event after `after` is committed or `timeout` passes; returns the last
+  // committed global sequence (== after on timeout, or larger). Closing the ledger wakes waiters.
+  virtual uint64_t WaitForEvents(uint64_t after, std::chrono::milliseconds timeout) = 0;
+
+  // Walks the whole log in global order and checks every record: decodable, hash, per-
+  // conversation chain (prev_hash, dense conversation_seq), dense global sequence, index and head
+  // consistency. `progress(done, total)` is called now and then when set.
+  virtual Status Verify(VerifyReport* report,
+                        const std::function<void(uint64_t, uint64_t)>& progress = {}) = 0;
+
+  virtual Result<LedgerStats> Stats() = 0;
+};
+
+// Decodes one stored Record (as given to ScanGlobal/ScanConversation) into an Event.
+Result<Event> DecodeRecord(std::string_view record);
+
+}  // namespace convledger
