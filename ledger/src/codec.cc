@@ -1,0 +1,433 @@
+#include "codec.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+#include <random>
+
+#include "ledger/ledger.h"
+#include "schemas/events_generated.h"
+
+namespace convledger::codec {
+namespace fbs = convledger::fb;
+
+namespace {
+
+constexpr std::string_view kHashDomain = "convledger/event/v1";
+
+flatbuffers::Offset<flatbuffers::String> Str(flatbuffers::FlatBufferBuilder& b,
+                                             const std::string& s) {
+  return s.empty() ? 0 : b.CreateString(s);
+}
+
+// ContentPlain bytes for the sealed envelope (plaintext until erasure lands).
+flatbuffers::Offset<fbs::SealedContent> Seal(flatbuffers::FlatBufferBuilder& b,
+                                              const Content* content,
+                                              const std::vector<std::string>* params) {
+  flatbuffers::FlatBufferBuilder inner(256);
+  inner.ForceDefaults(true);
+  flatbuffers::Offset<flatbuffers::String> text;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fbs::Media>>> media;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<flatbuffers::String>>> tparams;
+  if (content) {
+    text = Str(inner, content->text);
+    if (!content->media.empty()) {
+      std::vector<flatbuffers::Offset<fbs::Media>> items;
+      for (const auto& m : content->media)
+        items.push_back(fbs::CreateMedia(inner, Str(inner, m.mime), m.size, Str(inner, m.sha256),
+                                         Str(inner, m.caption), Str(inner, m.reference),
+                                         Str(inner, m.filename)));
+      media = inner.CreateVector(items);
+    }
+  }
+  if (params && !params->empty()) tparams = inner.CreateVectorOfStrings(*params);
+  inner.Finish(fbs::CreateContentPlain(inner, text, media, tparams));
+  b.ForceVectorAlignment(inner.GetSize(), 1, 8);
+  auto bytes = b.CreateVector(inner.GetBufferPointer(), inner.GetSize());
+  return fbs::CreateSealedContent(b, fbs::Sealing::None, 0, 0, bytes);
+}
+
+}  // namespace
+
+Digest Sha256(std::string_view data) {
+  Digest d{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
+  return d;
+}
+
+Digest EventHash(const Digest& prev_hash, std::string_view event_bytes) {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  Digest d{};
+  unsigned int len = 0;
+  EVP_DigestInit_ex(ctx, md, nullptr);
+  EVP_DigestUpdate(ctx, kHashDomain.data(), kHashDomain.size());
+  EVP_DigestUpdate(ctx, prev_hash.data(), prev_hash.size());
+  EVP_DigestUpdate(ctx, event_bytes.data(), event_bytes.size());
+  EVP_DigestFinal_ex(ctx, d.data(), &len);
+  return d;
+}
+
+EventId NewEventId() {
+  EventId id{};
+  if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1) {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    for (auto& b : id) b = static_cast<uint8_t>(rng());
+  }
+  id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);
+  id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);
+  return id;
+}
+
+Encoded EncodeEvent(const Event& e) {
+  flatbuffers::FlatBufferBuilder b(512);
+  b.ForceDefaults(true);
+  flatbuffers::Offset<void> body;
+  fbs::Body body_type = fbs::Body::NONE;
+  auto mid = Str(b, e.message_id);
+  switch (e.type) {
+    case EventType::kMessageSent: {
+      auto sealed = Seal(b, e.content ? &*e.content : nullptr,
+                         e.template_ ? &e.template_->parameters : nullptr);
+      flatbuffers::Offset<fbs::Template> tmpl;
+      if (e.template_)
+        tmpl = fbs::CreateTemplate(b, Str(b, e.template_->name), Str(b, e.template_->language),
+                                   Str(b, e.template_->category));
+      body = fbs::CreateMessageSent(b, mid, static_cast<fbs::Direction>(e.direction), sealed,
+                                    Str(b, e.reply_to), tmpl)
+                 .Union();
+      body_type = fbs::Body::MessageSent;
+      break;
+    }
+    case EventType::kMessageEdited: {
+      auto sealed = Seal(b, e.content ? &*e.content : nullptr, nullptr);
+      body = fbs::CreateMessageEdited(b, mid, sealed, Str(b, e.reason)).Union();
+      body_type = fbs::Body::MessageEdited;
+      break;
+    }
+    case EventType::kMessageDeleted:
+      body = fbs::CreateMessageDeleted(b, mid, static_cast<fbs::DeleteScope>(e.scope),
+                                       Str(b, e.reason_code), Str(b, e.reason))
+                 .Union();
+      body_type = fbs::Body::MessageDeleted;
+      break;
+    case EventType::kMessageCorrected:
+      body = fbs::CreateMessageCorrected(b, mid, Str(b, e.replacement_message_id),
+                                         Str(b, e.reason_code), Str(b, e.explanation))
+                 .Union();
+      body_type = fbs::Body::MessageCorrected;
+      break;
+    case EventType::kMessageRedacted:
+      body = fbs::CreateMessageRedacted(b, mid, Str(b, e.reason)).Union();
+      body_type = fbs::Body::MessageRedacted;
+      break;
+    case EventType::kMessageStatus:
+      body = fbs::CreateDeliveryStatus(b, mid, static_cast<fbs::Delivery>(e.status),
+                                       Str(b, e.error_code), Str(b, e.error_title))
+                 .Union();
+      body_type = fbs::Body::DeliveryStatus;
+      break;
+    case EventType::kMessageReaction:
+      body = fbs::CreateReaction(b, mid, Str(b, e.emoji), static_cast<fbs::ReactionAction>(e.action))
+                 .Union();
+      body_type = fbs::Body::Reaction;
+      break;
+    case EventType::kConsentChanged:
+      body = fbs::CreateConsentChanged(b, static_cast<fbs::ConsentState>(e.consent),
+                                       Str(b, e.consent_scope), Str(b, e.source))
+                 .Union();
+      body_type = fbs::Body::ConsentChanged;
+      break;
+    case EventType::kLegalHoldChanged:
+      body = fbs::CreateLegalHold(b, static_cast<fbs::HoldAction>(e.hold), Str(b, e.case_ref))
+                 .Union();
+      body_type = fbs::Body::LegalHold;
+      break;
+    case EventType::kNoteAdded: {
+      auto sealed = Seal(b, e.content ? &*e.content : nullptr, nullptr);
+      body = fbs::CreateInternalNote(b, sealed).Union();
+      body_type = fbs::Body::InternalNote;
+      break;
+    }
+  }
+  auto actor = fbs::CreateActor(b, static_cast<fbs::ActorKind>(e.actor.kind), Str(b, e.actor.id),
+                                Str(b, e.actor.display));
+  auto conv = b.CreateString(e.conversation_id);
+  auto ikey = Str(b, e.idempotency_key);
+  auto tenant = Str(b, e.tenant);
+  fbs::Id128 id(0, 0);
+  fbs::Digest prev;
+  fbs::EventBuilder eb(b);
+  eb.add_global_seq(0);
+  eb.add_conversation_seq(0);
+  eb.add_occurred_at_us(e.occurred_at_us.value_or(0));
+  eb.add_recorded_at_us(0);
+  eb.add_event_id(&id);
+  eb.add_prev_hash(&prev);
+  eb.add_conversation_id(conv);
+  eb.add_idempotency_key(ikey);
+  eb.add_actor(actor);
+  eb.add_tenant(tenant);
+  eb.add_body(body);
+  eb.add_channel(static_cast<fbs::Channel>(e.channel));
+  eb.add_body_type(body_type);
+  b.Finish(eb.Finish());
+  Encoded out;
+  out.bytes.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  out.fingerprint = Sha256(out.bytes);
+  return out;
+}
+
+void PatchAssigned(std::string* bytes, const Assigned& a) {
+  auto* ev = flatbuffers::GetMutableRoot<fbs::Event>(bytes->data());
+  ev->mutate_global_seq(a.global_seq);
+  ev->mutate_conversation_seq(a.conversation_seq);
+  ev->mutate_recorded_at_us(a.recorded_at_us);
+  ev->mutate_occurred_at_us(a.occurred_at_us);
+  uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 8; ++i) {
+    hi = (hi << 8) | a.event_id[i];
+    lo = (lo << 8) | a.event_id[8 + i];
+  }
+  ev->mutable_event_id()->mutate_hi(hi);
+  ev->mutable_event_id()->mutate_lo(lo);
+  auto* prev = ev->mutable_prev_hash()->mutable_b();
+  for (size_t i = 0; i < 32; ++i) prev->Mutate(i, a.prev_hash[i]);
+}
+
+std::string BuildRecord(std::string_view event_bytes, const Digest& hash) {
+  flatbuffers::FlatBufferBuilder b(event_bytes.size() + 128);
+  b.ForceDefaults(true);
+  b.ForceVectorAlignment(event_bytes.size(), 1, 8);
+  auto ev = b.CreateVector(reinterpret_cast<const uint8_t*>(event_bytes.data()),
+                           event_bytes.size());
+  fbs::Digest d;
+  std::memcpy(d.mutable_b()->Data(), hash.data(), 32);
+  b.Finish(fbs::CreateRecord(b, 1, ev, &d));
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+namespace {
+
+// FlatBuffers reads scalars in place; a RocksDB value may sit at any address. Records at an
+// unaligned address are copied to an aligned buffer first, so no read is ever misaligned.
+class AlignedCopy {
+ public:
+  std::string_view Align(std::string_view in) {
+    if (reinterpret_cast<uintptr_t>(in.data()) % 8 == 0) return in;
+    if (buf_.capacity() < in.size() + 8) buf_.reserve(in.size() + 64);
+    buf_.assign(in.data(), in.size());  // std::string storage is malloc-aligned
+    return buf_;
+  }
+
+ private:
+  std::string buf_;
+};
+
+Status Corrupt(const std::string& what) { return Status::Corruption("corrupt_record", what); }
+
+const fbs::Event* VerifiedEvent(std::string_view record, const fbs::Record** rec_out) {
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(record.data()), record.size());
+  if (!fbs::VerifyRecordBuffer(v)) return nullptr;
+  const fbs::Record* rec = fbs::GetRecord(record.data());
+  if (!rec->event() || !rec->hash()) return nullptr;
+  const fbs::Event* ev = rec->event_nested_root();
+  if (!ev || !ev->conversation_id() || !ev->prev_hash() || !ev->event_id() || !ev->body())
+    return nullptr;
+  *rec_out = rec;
+  return ev;
+}
+
+Digest ToDigest(const fbs::Digest* d) {
+  Digest out{};
+  std::memcpy(out.data(), d->b()->Data(), 32);
+  return out;
+}
+
+std::string Read(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+Status DecodeSealed(const fbs::SealedContent* sc, Event* e,
+                    std::vector<std::string>* template_params) {
+  if (!sc) return Status::OK();
+  e->content_sealing = static_cast<Sealing>(sc->sealing());
+  if (sc->sealing() != fbs::Sealing::None) return Status::OK();  // needs a key; not ours here
+  if (!sc->bytes()) return Corrupt("sealed content without bytes");
+  AlignedCopy a;
+  std::string_view raw = a.Align(
+      std::string_view(reinterpret_cast<const char*>(sc->bytes()->data()), sc->bytes()->size()));
+  flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+  if (!v.VerifyBuffer<fbs::ContentPlain>(nullptr)) return Corrupt("content fails verification");
+  const auto* cp = flatbuffers::GetRoot<fbs::ContentPlain>(raw.data());
+  Content c;
+  c.text = Read(cp->text());
+  if (cp->media()) {
+    for (const auto* m : *cp->media()) {
+      Media item;
+      item.mime = Read(m->mime());
+      item.size = m->size();
+      item.sha256 = Read(m->sha256());
+      item.caption = Read(m->caption());
+      item.reference = Read(m->reference());
+      item.filename = Read(m->filename());
+      c.media.push_back(std::move(item));
+    }
+  }
+  if (template_params && cp->template_parameters())
+    for (const auto* p : *cp->template_parameters()) template_params->push_back(p->str());
+  if (!c.text.empty() || !c.media.empty()) e->content = std::move(c);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ParseRecord(std::string_view record, bool check_hash, RecordView* out) {
+  const fbs::Record* rec = nullptr;
+  const fbs::Event* ev = VerifiedEvent(record, &rec);
+  if (!ev) return Corrupt("record fails FlatBuffers verification");
+  out->event_bytes = std::string_view(reinterpret_cast<const char*>(rec->event()->data()),
+                                      rec->event()->size());
+  out->hash = ToDigest(rec->hash());
+  out->global_seq = ev->global_seq();
+  out->conversation_seq = ev->conversation_seq();
+  out->conversation_id = ev->conversation_id()->string_view();
+  out->prev_hash = ToDigest(ev->prev_hash());
+  if (check_hash && EventHash(out->prev_hash, out->event_bytes) != out->hash)
+    return Status::Corruption("hash_mismatch", "global_seq " + std::to_string(out->global_seq) +
+                                                   ": stored hash does not match its bytes");
+  return Status::OK();
+}
+
+Result<Event> Decode(std::string_view record_in, bool check_hash) {
+  AlignedCopy a;
+  std::string_view record = a.Align(record_in);
+  RecordView rv;
+  if (Status st = ParseRecord(record, check_hash, &rv); !st.ok()) return st;
+  const fbs::Record* rec = fbs::GetRecord(record.data());
+  const fbs::Event* ev = rec->event_nested_root();
+  Event e;
+  e.global_seq = ev->global_seq();
+  e.conversation_id = ev->conversation_id()->str();
+  e.conversation_seq = ev->conversation_seq();
+  for (int i = 0; i < 8; ++i) {
+    e.event_id[i] = static_cast<uint8_t>(ev->event_id()->hi() >> (56 - 8 * i));
+    e.event_id[8 + i] = static_cast<uint8_t>(ev->event_id()->lo() >> (56 - 8 * i));
+  }
+  e.idempotency_key = Read(ev->idempotency_key());
+  e.occurred_at_us = ev->occurred_at_us();
+  e.recorded_at_us = ev->recorded_at_us();
+  if (ev->actor()) {
+    e.actor.kind = static_cast<ActorKind>(ev->actor()->kind());
+    e.actor.id = Read(ev->actor()->id());
+    e.actor.display = Read(ev->actor()->display());
+  }
+  e.channel = static_cast<Channel>(ev->channel());
+  e.tenant = Read(ev->tenant());
+  e.prev_hash = rv.prev_hash;
+  e.hash = rv.hash;
+  Status st;
+  switch (ev->body_type()) {
+    case fbs::Body::MessageSent: {
+      const auto* b = ev->body_as_MessageSent();
+      e.type = EventType::kMessageSent;
+      e.message_id = Read(b->message_id());
+      e.direction = static_cast<Direction>(b->direction());
+      e.reply_to = Read(b->reply_to());
+      std::vector<std::string> params;
+      st = DecodeSealed(b->content(), &e, &params);
+      if (b->template_()) {
+        Template t;
+        t.name = Read(b->template_()->name());
+        t.language = Read(b->template_()->language());
+        t.category = Read(b->template_()->category());
+        t.parameters = std::move(params);
+        e.template_ = std::move(t);
+      }
+      break;
+    }
+    case fbs::Body::MessageEdited: {
+      const auto* b = ev->body_as_MessageEdited();
+      e.type = EventType::kMessageEdited;
+      e.message_id = Read(b->message_id());
+      e.reason = Read(b->reason());
+      st = DecodeSealed(b->content(), &e, nullptr);
+      break;
+    }
+    case fbs::Body::MessageDeleted: {
+      const auto* b = ev->body_as_MessageDeleted();
+      e.type = EventType::kMessageDeleted;
+      e.message_id = Read(b->message_id());
+      e.scope = static_cast<DeleteScope>(b->scope());
+      e.reason_code = Read(b->reason_code());
+      e.reason = Read(b->reason());
+      break;
+    }
+    case fbs::Body::MessageCorrected: {
+      const auto* b = ev->body_as_MessageCorrected();
+      e.type = EventType::kMessageCorrected;
+      e.message_id = Read(b->message_id());
+      e.replacement_message_id = Read(b->replacement_message_id());
+      e.reason_code = Read(b->reason_code());
+      e.explanation = Read(b->explanation());
+      break;
+    }
+    case fbs::Body::MessageRedacted: {
+      const auto* b = ev->body_as_MessageRedacted();
+      e.type = EventType::kMessageRedacted;
+      e.message_id = Read(b->message_id());
+      e.reason = Read(b->reason());
+      break;
+    }
+    case fbs::Body::DeliveryStatus: {
+      const auto* b = ev->body_as_DeliveryStatus();
+      e.type = EventType::kMessageStatus;
+      e.message_id = Read(b->message_id());
+      e.status = static_cast<Delivery>(b->status());
+      e.error_code = Read(b->error_code());
+      e.error_title = Read(b->error_title());
+      break;
+    }
+    case fbs::Body::Reaction: {
+      const auto* b = ev->body_as_Reaction();
+      e.type = EventType::kMessageReaction;
+      e.message_id = Read(b->message_id());
+      e.emoji = Read(b->emoji());
+      e.action = static_cast<ReactionAction>(b->action());
+      break;
+    }
+    case fbs::Body::ConsentChanged: {
+      const auto* b = ev->body_as_ConsentChanged();
+      e.type = EventType::kConsentChanged;
+      e.consent = static_cast<ConsentState>(b->consent());
+      e.consent_scope = Read(b->scope());
+      e.source = Read(b->source());
+      break;
+    }
+    case fbs::Body::LegalHold: {
+      const auto* b = ev->body_as_LegalHold();
+      e.type = EventType::kLegalHoldChanged;
+      e.hold = static_cast<HoldAction>(b->hold());
+      e.case_ref = Read(b->case_ref());
+      break;
+    }
+    case fbs::Body::InternalNote: {
+      const auto* b = ev->body_as_InternalNote();
+      e.type = EventType::kNoteAdded;
+      st = DecodeSealed(b->content(), &e, nullptr);
+      break;
+    }
+    default:
+      return Status::Corruption("unknown_body",
+                                "global_seq " + std::to_string(e.global_seq) +
+                                    ": body type unknown to this version");
+  }
+  if (!st.ok()) return st;
+  return e;
+}
+
+}  // namespace convledger::codec
+
+namespace convledger {
+Result<Event> DecodeRecord(std::string_view record) { return codec::Decode(record, true); }
+}  // namespace convledger

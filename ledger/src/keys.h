@@ -1,0 +1,61 @@
+// Key encodings of the column families (written up in schemas/README.md).
+//
+//   events       ConvPrefix(conv) || be64(conversation_seq)  -> Record bytes (written once)
+//   global_index be64(global_seq)                             -> events key
+//   idempotency  be16(len) tenant || key                      -> be64(global_seq) || fingerprint(32)
+//   heads        conversation id                              -> Head value (see EncodeHead)
+//   messages     ConvPrefix(conv) || message id               -> flags(1)
+//   default      "format"                                     -> "1"
+//
+// ConvPrefix(conv) = be16(len(conv)) || conv. The length prefix makes the prefixes of two
+// different ids disjoint: no conversation's keys can fall inside another's range.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ledger/event.h"
+
+namespace convledger::keys {
+
+inline constexpr char kEventsCf[] = "events";
+inline constexpr char kGlobalIndexCf[] = "global_index";
+inline constexpr char kIdempotencyCf[] = "idempotency";
+inline constexpr char kHeadsCf[] = "heads";
+inline constexpr char kMessagesCf[] = "messages";
+
+void PutBe64(std::string* dst, uint64_t v);
+uint64_t GetBe64(const char* p);
+
+std::string ConvPrefix(std::string_view conversation_id);
+std::string EventKey(std::string_view conversation_id, uint64_t conversation_seq);
+// Upper bound (exclusive) of a conversation's events range.
+std::string EventRangeEnd(std::string_view conversation_id);
+// Splits an events key; false if malformed.
+bool ParseEventKey(std::string_view key, std::string_view* conversation_id,
+                   uint64_t* conversation_seq);
+std::string GlobalKey(uint64_t global_seq);
+std::string IdempotencyKey(std::string_view tenant, std::string_view key);
+std::string MessageKey(std::string_view conversation_id, std::string_view message_id);
+
+// heads value: be64(conversation_seq) || be64(global_seq) || hash(32) || tenant
+struct HeadValue {
+  uint64_t conversation_seq = 0;
+  uint64_t global_seq = 0;
+  Digest hash{};
+  std::string tenant;
+};
+std::string EncodeHead(const HeadValue& h);
+bool DecodeHead(std::string_view v, HeadValue* h);
+
+// messages flags
+enum MessageFlags : uint8_t {
+  kMsgSent = 1,
+  kMsgDeletedEveryone = 2,
+  kMsgRedacted = 4,
+  kMsgOutbound = 8,
+  kMsgDeletedAgentOnly = 16,
+};
+
+}  // namespace convledger::keys

@@ -1,0 +1,858 @@
+#include "ledger_impl.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "ledger/event_json.h"
+
+namespace convledger {
+namespace {
+
+// Most events one leader commits in one RocksDB write.
+constexpr size_t kMaxGroupEvents = 4096;
+// Head cache entries kept by the leader before it starts over.
+constexpr size_t kMaxCachedHeads = 200000;
+constexpr char kFormatKey[] = "format";
+constexpr char kFormatVersion[] = "1";
+
+class SystemClock final : public Clock {
+ public:
+  int64_t NowMicros() override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsCorruption()) return Status::Corruption("storage_corruption", what + ": " + s.ToString());
+  if (s.IsNotFound()) return Status::NotFound("not_found", what + ": " + s.ToString());
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+Status WithIndex(const Status& st, size_t index, size_t count) {
+  if (st.ok() || count <= 1) return st;
+  const std::string msg = "events[" + std::to_string(index) + "]: " + st.message();
+  switch (st.code()) {
+    case Status::Code::kInvalidArgument: return Status::InvalidArgument(st.reason(), msg);
+    case Status::Code::kWrongExpectedVersion: return Status::WrongExpectedVersion(msg);
+    case Status::Code::kIdempotencyConflict: return Status::IdempotencyConflict(msg);
+    case Status::Code::kInvariantViolation: return Status::InvariantViolation(st.reason(), msg);
+    default: return st;
+  }
+}
+
+Status Missing(const char* field) {
+  return Status::InvalidArgument("missing_field", std::string(field) + " is required");
+}
+
+Status CheckSize(const std::string& s, size_t max, const char* field) {
+  if (s.size() > max)
+    return Status::InvalidArgument("field_too_large", std::string(field) + " is " +
+                                                          std::to_string(s.size()) +
+                                                          " bytes; the limit is " +
+                                                          std::to_string(max));
+  return Status::OK();
+}
+
+// The same shape rules as the JSON parser, for Events built directly in C++ (API, webhooks).
+Status ValidateShape(const Event& e) {
+  if (e.conversation_id.empty()) return Missing("conversation_id");
+  if (Status st = CheckSize(e.conversation_id, kMaxConversationIdBytes, "conversation_id"); !st.ok())
+    return st;
+  if (static_cast<int>(e.type) < static_cast<int>(EventType::kMessageSent) ||
+      static_cast<int>(e.type) > static_cast<int>(EventType::kNoteAdded))
+    return Status::InvalidArgument("unknown_event_type", "type is not a known event type");
+  if (e.actor.kind == ActorKind::kUnknown || static_cast<int>(e.actor.kind) > 5)
+    return Missing("actor.kind");
+  if (e.actor.id.empty()) return Missing("actor.id");
+  for (auto [s, max, name] : {std::tuple{&e.actor.id, kMaxIdBytes, "actor.id"},
+                              {&e.actor.display, kMaxShortTextBytes, "actor.display"},
+                              {&e.idempotency_key, kMaxIdBytes, "idempotency_key"},
+                              {&e.tenant, kMaxIdBytes, "tenant"},
+                              {&e.message_id, kMaxIdBytes, "message_id"},
+                              {&e.reply_to, kMaxIdBytes, "reply_to"},
+                              {&e.reason, kMaxShortTextBytes, "reason"},
+                              {&e.reason_code, kMaxIdBytes, "reason_code"},
+                              {&e.replacement_message_id, kMaxIdBytes, "replacement_message_id"},
+                              {&e.explanation, kMaxShortTextBytes, "explanation"},
+                              {&e.error_code, kMaxIdBytes, "error.code"},
+                              {&e.error_title, kMaxShortTextBytes, "error.title"},
+                              {&e.emoji, kMaxIdBytes, "emoji"},
+                              {&e.consent_scope, kMaxIdBytes, "scope"},
+                              {&e.source, kMaxShortTextBytes, "source"},
+                              {&e.case_ref, kMaxIdBytes, "case_ref"}}) {
+    if (Status st = CheckSize(*s, max, name); !st.ok()) return st;
+  }
+  if (e.content) {
+    if (Status st = CheckSize(e.content->text, kMaxTextBytes, "content.text"); !st.ok()) return st;
+    if (e.content->media.size() > kMaxMediaItems)
+      return Status::InvalidArgument("field_too_large", "content.media has too many items");
+  }
+  if (NamesMessage(e.type) && e.message_id.empty()) return Missing("message_id");
+  const bool has_content = e.content && (!e.content->text.empty() || !e.content->media.empty());
+  switch (e.type) {
+    case EventType::kMessageSent:
+      if (e.direction == Direction::kUnknown) return Missing("direction");
+      if (!has_content && !e.template_) return Missing("content");
+      break;
+    case EventType::kMessageEdited:
+      if (!has_content) return Missing("content");
+      break;
+    case EventType::kMessageDeleted:
+      if (e.scope == DeleteScope::kUnknown) return Missing("scope");
+      break;
+    case EventType::kMessageCorrected:
+      if (e.replacement_message_id.empty()) return Missing("replacement_message_id");
+      if (e.reason_code.empty()) return Missing("reason_code");
+      if (e.replacement_message_id == e.message_id)
+        return Status::InvalidArgument("invalid_value",
+                                       "replacement_message_id must differ from message_id");
+      break;
+    case EventType::kMessageRedacted:
+      if (e.reason.empty()) return Missing("reason");
+      break;
+    case EventType::kMessageStatus:
+      if (e.status == Delivery::kUnknown) return Missing("status");
+      break;
+    case EventType::kMessageReaction:
+      if (e.action == ReactionAction::kUnknown) return Missing("action");
+      if (e.action == ReactionAction::kAdd && e.emoji.empty()) return Missing("emoji");
+      break;
+    case EventType::kConsentChanged:
+      if (e.consent == ConsentState::kUnknown) return Missing("consent");
+      if (e.consent_scope.empty()) return Missing("scope");
+      break;
+    case EventType::kLegalHoldChanged:
+      if (e.hold == HoldAction::kUnknown) return Missing("hold");
+      if (e.case_ref.empty()) return Missing("case_ref");
+      break;
+    case EventType::kNoteAdded:
+      if (!e.content || e.content->text.empty()) return Missing("text");
+      break;
+  }
+  return Status::OK();
+}
+
+// Copies a value to an aligned buffer when needed (see codec.cc).
+std::string_view AlignedView(const rocksdb::Slice& s, std::string* buf) {
+  if (reinterpret_cast<uintptr_t>(s.data()) % 8 == 0) return {s.data(), s.size()};
+  buf->assign(s.data(), s.size());
+  return *buf;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir, const Options& options) {
+  return LedgerImpl::Open(dir, options);
+}
+
+LedgerImpl::LedgerImpl(const std::string& dir, const Options& options)
+    : dir_(dir), options_(options) {
+  if (options_.clock) {
+    clock_ = options_.clock;
+  } else {
+    owned_clock_ = std::make_unique<SystemClock>();
+    clock_ = owned_clock_.get();
+  }
+}
+
+LedgerImpl::~LedgerImpl() {
+  {
+    std::lock_guard lk(tail_mu_);
+    closing_ = true;
+  }
+  tail_cv_.notify_all();
+  if (db_) {
+    if (!options_.read_only) db_->FlushWAL(true).PermitUncheckedError();
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+  }
+}
+
+Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const Options& options) {
+  std::unique_ptr<LedgerImpl> impl(new LedgerImpl(dir, options));
+
+  rocksdb::Options db_opts;
+  db_opts.create_if_missing = options.create_if_missing;
+  db_opts.create_missing_column_families = true;
+  db_opts.max_background_jobs = 2;
+  db_opts.bytes_per_sync = 1 << 20;
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  auto cf_options = [&](bool point_lookups) {
+    rocksdb::ColumnFamilyOptions cf;
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache;
+    t.cache_index_and_filter_blocks = true;
+    t.pin_l0_filter_and_index_blocks_in_cache = true;
+    if (point_lookups) {
+      t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+      cf.memtable_prefix_bloom_size_ratio = 0.02;
+      cf.memtable_whole_key_filtering = true;
+    }
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+    cf.compression = rocksdb::kLZ4Compression;
+    cf.bottommost_compression = rocksdb::kZSTD;
+    return cf;
+  };
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options(false)},
+      {keys::kEventsCf, cf_options(false)},
+      {keys::kGlobalIndexCf, cf_options(false)},
+      {keys::kIdempotencyCf, cf_options(true)},
+      {keys::kHeadsCf, cf_options(true)},
+      {keys::kMessagesCf, cf_options(true)},
+  };
+  // Keep column families a newer version may have added.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok()) {
+    for (const auto& name : existing) {
+      bool known = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
+      if (!known) cfs.push_back({name, cf_options(false)});
+    }
+  } else if (options.read_only || !options.create_if_missing) {
+    return Status::NotFound("ledger_not_found", "no ledger in " + dir);
+  }
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_opts, dir, cfs, &impl->handles_, &raw)
+          : rocksdb::DB::Open(db_opts, dir, cfs, &impl->handles_, &raw);
+  if (!s.ok()) return FromRocks(s, "opening " + dir);
+  impl->db_.reset(raw);
+  impl->events_cf_ = impl->handles_[1];
+  impl->global_cf_ = impl->handles_[2];
+  impl->idem_cf_ = impl->handles_[3];
+  impl->heads_cf_ = impl->handles_[4];
+  impl->messages_cf_ = impl->handles_[5];
+
+  std::string format;
+  s = raw->Get(rocksdb::ReadOptions(), impl->handles_[0], kFormatKey, &format);
+  if (s.IsNotFound()) {
+    if (!options.read_only) {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      s = raw->Put(wo, impl->handles_[0], kFormatKey, kFormatVersion);
+      if (!s.ok()) return FromRocks(s, "writing format marker");
+    }
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading format marker");
+  } else if (format != kFormatVersion) {
+    return Status::Corruption("unsupported_format",
+                              "ledger format " + format + " is not supported by this version");
+  }
+
+  // Resume sequences from the last indexed event.
+  std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), impl->global_cf_));
+  it->SeekToLast();
+  if (it->Valid()) {
+    if (it->key().size() != 8)
+      return Status::Corruption("corrupt_index", "global index key of wrong size");
+    const uint64_t last = keys::GetBe64(it->key().data());
+    std::string record;
+    s = raw->Get(rocksdb::ReadOptions(), impl->events_cf_, it->value(), &record);
+    if (!s.ok()) return FromRocks(s, "reading the last event");
+    auto ev = codec::Decode(record, false);
+    if (!ev.ok()) return ev.status();
+    impl->next_global_seq_ = last + 1;
+    impl->last_recorded_us_ = ev->recorded_at_us;
+    impl->last_committed_.store(last);
+  } else if (!it->status().ok()) {
+    return FromRocks(it->status(), "reading the global index");
+  }
+  return std::unique_ptr<Ledger>(std::move(impl));
+}
+
+Status LedgerImpl::Prepare(std::vector<Event>& events, std::vector<Prepared>* out) const {
+  if (events.empty()) return Status::InvalidArgument("empty_batch", "nothing to append");
+  if (events.size() > options_.max_events_per_append)
+    return Status::InvalidArgument(
+        "batch_too_large", "an append is limited to " +
+                               std::to_string(options_.max_events_per_append) + " events");
+  out->reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    Event& e = events[i];
+    if (e.tenant.empty()) e.tenant = "default";
+    e.content_sealing = Sealing::kNone;
+    if (Status st = ValidateShape(e); !st.ok()) return WithIndex(st, i, events.size());
+    Prepared p;
+    p.encoded = codec::EncodeEvent(e);
+    p.event = std::move(e);
+    out->push_back(std::move(p));
+  }
+  return Status::OK();
+}
+
+Result<std::vector<AppendResult>> LedgerImpl::Append(std::vector<Event> events,
+                                                     const AppendOptions& options) {
+  if (options_.read_only) return Status::IOError("the ledger is open read-only");
+  std::vector<Prepared> prepared;
+  if (Status st = Prepare(events, &prepared); !st.ok()) return st;
+
+  Writer w;
+  w.events = &prepared;
+  w.sync = options.durability.value_or(options_.durability) == Durability::kFsync;
+
+  std::unique_lock lk(mu_);
+  writers_.push_back(&w);
+  while (!w.done && &w != writers_.front()) w.cv.wait(lk);
+  if (!w.done) {
+    // Leader: take a group of waiting appends. A non-sync group never carries a sync writer
+    // (it would acknowledge it before its fsync); a sync group may carry non-sync writers.
+    std::vector<Writer*> group;
+    size_t n = 0;
+    for (Writer* x : writers_) {
+      if (x->sync && !w.sync) break;
+      if (!group.empty() && n + x->events->size() > kMaxGroupEvents) break;
+      group.push_back(x);
+      n += x->events->size();
+    }
+    lk.unlock();
+    ProcessGroup(group, w.sync);
+    lk.lock();
+    for (Writer* x : group) {
+      writers_.pop_front();
+      x->done = true;
+      if (x != &w) x->cv.notify_one();
+    }
+    if (!writers_.empty()) writers_.front()->cv.notify_one();
+  }
+  if (!w.status.ok()) return w.status;
+  return std::move(w.results);
+}
+
+void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
+  if (!bg_error_.ok()) {
+    for (Writer* x : group) x->status = bg_error_;
+    return;
+  }
+  Overlay g;
+  g.next_global_seq = next_global_seq_;
+  rocksdb::WriteBatch batch;
+  const int64_t recorded = std::max(clock_->NowMicros(), last_recorded_us_);
+  bool any_ok = false;
+  for (Writer* x : group) {
+    Overlay local;
+    local.next_global_seq = g.next_global_seq;
+    batch.SetSavePoint();
+    Status st = ApplyWriter(x, g, local, &batch, recorded);
+    if (!st.ok()) {
+      batch.RollbackToSavePoint().PermitUncheckedError();
+      x->status = st;
+      x->results.clear();
+      continue;
+    }
+    batch.PopSavePoint().PermitUncheckedError();
+    any_ok = true;
+    for (auto& [k, v] : local.heads) g.heads[k] = std::move(v);
+    for (auto& [k, v] : local.messages) g.messages[k] = v;
+    for (auto& [k, v] : local.dirty_messages) g.dirty_messages[k] = v;
+    for (auto& [k, v] : local.idempotency) g.idempotency[k] = std::move(v);
+    g.next_global_seq = local.next_global_seq;
+  }
+  if (!any_ok) return;
+  for (const auto& [conv, h] : g.heads)
+    if (h.dirty) batch.Put(heads_cf_, conv, keys::EncodeHead(h.value)).PermitUncheckedError();
+  for (const auto& [key, dirty] : g.dirty_messages) {
+    const char flags = static_cast<char>(g.messages[key]);
+    batch.Put(messages_cf_, key, rocksdb::Slice(&flags, 1)).PermitUncheckedError();
+  }
+
+  if (batch.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    rocksdb::Status s = db_->Write(wo, &batch);
+    if (!s.ok()) {
+      bg_error_ = Status::IOError("append failed, ledger needs reopening: " + s.ToString());
+      for (Writer* x : group)
+        if (x->status.ok()) {
+          x->status = bg_error_;
+          x->results.clear();
+        }
+      return;
+    }
+  }
+  // Committed: publish.
+  if (head_cache_.size() > kMaxCachedHeads) head_cache_.clear();
+  for (auto& [conv, h] : g.heads)
+    if (h.dirty) head_cache_[conv] = std::move(h.value);
+  next_global_seq_ = g.next_global_seq;
+  last_recorded_us_ = recorded;
+  {
+    std::lock_guard lk(tail_mu_);
+    last_committed_.store(next_global_seq_ - 1, std::memory_order_release);
+  }
+  tail_cv_.notify_all();
+}
+
+Status LedgerImpl::LoadHead(const std::string& conv, Overlay& group, Overlay& local,
+                            HeadState** out) {
+  if (auto it = local.heads.find(conv); it != local.heads.end()) {
+    *out = &it->second;
+    return Status::OK();
+  }
+  HeadState h;
+  if (auto it = group.heads.find(conv); it != group.heads.end()) {
+    h = it->second;
+  } else if (auto it = head_cache_.find(conv); it != head_cache_.end()) {
+    h.exists = true;
+    h.value = it->second;
+  } else {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), heads_cf_, conv, &v);
+    if (s.ok()) {
+      if (!keys::DecodeHead(v, &h.value))
+        return Status::Corruption("corrupt_head", "head of " + conv + " is unreadable");
+      h.exists = true;
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "reading head");
+    }
+  }
+  *out = &(local.heads[conv] = h);
+  return Status::OK();
+}
+
+Status LedgerImpl::LoadMessageFlags(const std::string& key, Overlay& group, Overlay& local,
+                                    uint8_t* out) {
+  if (auto it = local.messages.find(key); it != local.messages.end()) {
+    *out = it->second;
+    return Status::OK();
+  }
+  if (auto it = group.messages.find(key); it != group.messages.end()) {
+    *out = local.messages[key] = it->second;
+    return Status::OK();
+  }
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), messages_cf_, key, &v);
+  if (s.IsNotFound()) {
+    *out = 0;
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading message state");
+  } else {
+    *out = v.empty() ? 0 : static_cast<uint8_t>(v[0]);
+  }
+  local.messages[key] = *out;
+  return Status::OK();
+}
+
+Status LedgerImpl::CheckAndApplyInvariants(const Event& e, Overlay& group, Overlay& local) {
+  if (!NamesMessage(e.type)) return Status::OK();
+  const bool command = IsCommand(e.actor.kind);
+  const std::string key = keys::MessageKey(e.conversation_id, e.message_id);
+  uint8_t flags = 0;
+  if (Status st = LoadMessageFlags(key, group, local, &flags); !st.ok()) return st;
+  const uint8_t before = flags;
+  const std::string& mid = e.message_id;
+  auto require_sent = [&]() -> Status {
+    if (!(flags & keys::kMsgSent))
+      return Status::InvariantViolation(
+          "message_not_found",
+          "message " + mid + " was never sent in conversation " + e.conversation_id);
+    return Status::OK();
+  };
+  auto require_own = [&]() -> Status {
+    if (!(flags & keys::kMsgOutbound))
+      return Status::InvariantViolation("not_own_message",
+                                        "message " + mid + " is inbound: only the customer can "
+                                        "change it");
+    return Status::OK();
+  };
+
+  switch (e.type) {
+    case EventType::kMessageSent:
+      if (flags & keys::kMsgSent)
+        return Status::InvariantViolation(
+            "message_already_sent",
+            "message " + mid + " was already sent in conversation " + e.conversation_id);
+      if (((e.actor.kind == ActorKind::kAgent || e.actor.kind == ActorKind::kBot) &&
+           e.direction == Direction::kInbound) ||
+          (e.actor.kind == ActorKind::kCustomer && e.direction == Direction::kOutbound))
+        return Status::InvariantViolation(
+            "direction_mismatch", std::string("a ") + std::string(ToString(e.actor.kind)) +
+                                      " cannot send an " + std::string(ToString(e.direction)) +
+                                      " message");
+      flags |= keys::kMsgSent;
+      if (e.direction == Direction::kOutbound) flags |= keys::kMsgOutbound;
+      break;
+    case EventType::kMessageEdited:
+      if (command) {
+        if (Status st = require_sent(); !st.ok()) return st;
+        if (Status st = require_own(); !st.ok()) return st;
+        if (flags & keys::kMsgRedacted)
+          return Status::InvariantViolation("message_redacted",
+                                            "message " + mid + " was redacted; it cannot be edited");
+        if (flags & keys::kMsgDeletedEveryone)
+          return Status::InvariantViolation("message_deleted",
+                                            "message " + mid + " was deleted; it cannot be edited");
+      }
+      break;
+    case EventType::kMessageDeleted:
+      if (command) {
+        if (Status st = require_sent(); !st.ok()) return st;
+        if (e.scope == DeleteScope::kEveryone) {
+          if (Status st = require_own(); !st.ok()) return st;
+          if (flags & keys::kMsgDeletedEveryone)
+            return Status::InvariantViolation("message_deleted",
+                                              "message " + mid + " was already deleted");
+        }
+      }
+      flags |= e.scope == DeleteScope::kEveryone ? keys::kMsgDeletedEveryone
+                                                 : keys::kMsgDeletedAgentOnly;
+      break;
+    case EventType::kMessageCorrected:
+      if (command) {
+        if (Status st = require_sent(); !st.ok()) return st;
+        if (Status st = require_own(); !st.ok()) return st;
+        uint8_t repl = 0;
+        if (Status st = LoadMessageFlags(
+                keys::MessageKey(e.conversation_id, e.replacement_message_id), group, local, &repl);
+            !st.ok())
+          return st;
+        if (!(repl & keys::kMsgSent))
+          return Status::InvariantViolation(
+              "replacement_not_found", "replacement message " + e.replacement_message_id +
+                                           " was never sent in conversation " + e.conversation_id);
+      }
+      break;
+    case EventType::kMessageRedacted:
+      if (command) {
+        if (Status st = require_sent(); !st.ok()) return st;
+        if (flags & keys::kMsgRedacted)
+          return Status::InvariantViolation("message_redacted",
+                                            "message " + mid + " was already redacted");
+      }
+      flags |= keys::kMsgRedacted;
+      break;
+    case EventType::kMessageStatus:
+      if (command)
+        if (Status st = require_sent(); !st.ok()) return st;
+      break;
+    case EventType::kMessageReaction:
+      if (command) {
+        if (Status st = require_sent(); !st.ok()) return st;
+        if (flags & keys::kMsgDeletedEveryone)
+          return Status::InvariantViolation("message_deleted",
+                                            "message " + mid + " was deleted; no reactions");
+      }
+      break;
+    default:
+      break;
+  }
+  if (flags != before) {
+    local.messages[key] = flags;
+    local.dirty_messages[key] = true;
+  }
+  return Status::OK();
+}
+
+Status LedgerImpl::LoadOriginal(uint64_t global_seq, AppendResult* out) {
+  std::string ekey, record;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), global_cf_, keys::GlobalKey(global_seq), &ekey);
+  if (!s.ok()) return FromRocks(s, "reading the original of an idempotent repeat");
+  s = db_->Get(rocksdb::ReadOptions(), events_cf_, ekey, &record);
+  if (!s.ok()) return FromRocks(s, "reading the original of an idempotent repeat");
+  auto ev = codec::Decode(record, true);
+  if (!ev.ok()) return ev.status();
+  out->global_seq = ev->global_seq;
+  out->conversation_seq = ev->conversation_seq;
+  out->recorded_at_us = ev->recorded_at_us;
+  out->event_id = ev->event_id;
+  out->hash = ev->hash;
+  out->prev_hash = ev->prev_hash;
+  out->duplicate = true;
+  return Status::OK();
+}
+
+Status LedgerImpl::ApplyWriter(Writer* w, Overlay& group, Overlay& local,
+                               rocksdb::WriteBatch* batch, int64_t recorded_at_us) {
+  auto& events = *w->events;
+  w->results.clear();
+  w->results.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    Prepared& p = events[i];
+    const Event& e = p.event;
+    auto fail = [&](const Status& st) { return WithIndex(st, i, events.size()); };
+
+    std::string ikey;
+    if (!e.idempotency_key.empty()) {
+      ikey = keys::IdempotencyKey(e.tenant, e.idempotency_key);
+      const IdemEntry* seen = nullptr;
+      if (auto it = local.idempotency.find(ikey); it != local.idempotency.end()) seen = &it->second;
+      else if (auto it2 = group.idempotency.find(ikey); it2 != group.idempotency.end())
+        seen = &it2->second;
+      IdemEntry loaded;
+      if (!seen) {
+        std::string v;
+        rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), idem_cf_, ikey, &v);
+        if (s.ok()) {
+          if (v.size() != 8 + 32)
+            return Status::Corruption("corrupt_idempotency", "idempotency entry unreadable");
+          std::memcpy(loaded.fingerprint.data(), v.data() + 8, 32);
+          if (loaded.fingerprint == p.encoded.fingerprint)
+            if (Status st = LoadOriginal(keys::GetBe64(v.data()), &loaded.result); !st.ok())
+              return st;
+          seen = &loaded;
+        } else if (!s.IsNotFound()) {
+          return FromRocks(s, "reading idempotency key");
+        }
+      }
+      if (seen) {
+        if (seen->fingerprint != p.encoded.fingerprint)
+          return fail(Status::IdempotencyConflict(
+              "idempotency key \"" + e.idempotency_key +
+              "\" was already used for an event with different content"));
+        AppendResult r = seen->result;
+        r.duplicate = true;
+        w->results.push_back(r);
+        continue;
+      }
+    }
+
+    HeadState* head = nullptr;
+    if (Status st = LoadHead(e.conversation_id, group, local, &head); !st.ok()) return st;
+    if (head->exists && head->value.tenant != e.tenant)
+      return fail(Status::InvariantViolation(
+          "tenant_mismatch", "conversation " + e.conversation_id + " belongs to another tenant"));
+    const uint64_t current = head->exists ? head->value.conversation_seq : 0;
+    if (e.expected_version && *e.expected_version != current)
+      return fail(Status::WrongExpectedVersion(
+          "conversation " + e.conversation_id + " is at version " + std::to_string(current) +
+          ", expected " + std::to_string(*e.expected_version)));
+    if (Status st = CheckAndApplyInvariants(e, group, local); !st.ok()) return fail(st);
+
+    codec::Assigned a;
+    a.global_seq = local.next_global_seq++;
+    a.conversation_seq = current + 1;
+    a.recorded_at_us = recorded_at_us;
+    a.occurred_at_us = e.occurred_at_us.value_or(recorded_at_us);
+    a.event_id = codec::NewEventId();
+    a.prev_hash = head->exists ? head->value.hash : Digest{};
+    codec::PatchAssigned(&p.encoded.bytes, a);
+    const Digest hash = codec::EventHash(a.prev_hash, p.encoded.bytes);
+    const std::string ekey = keys::EventKey(e.conversation_id, a.conversation_seq);
+    batch->Put(events_cf_, ekey, codec::BuildRecord(p.encoded.bytes, hash)).PermitUncheckedError();
+    batch->Put(global_cf_, keys::GlobalKey(a.global_seq), ekey).PermitUncheckedError();
+
+    AppendResult r;
+    r.global_seq = a.global_seq;
+    r.conversation_seq = a.conversation_seq;
+    r.recorded_at_us = a.recorded_at_us;
+    r.event_id = a.event_id;
+    r.hash = hash;
+    r.prev_hash = a.prev_hash;
+    if (!ikey.empty()) {
+      std::string v;
+      keys::PutBe64(&v, a.global_seq);
+      v.append(reinterpret_cast<const char*>(p.encoded.fingerprint.data()), 32);
+      batch->Put(idem_cf_, ikey, v).PermitUncheckedError();
+      local.idempotency[ikey] = IdemEntry{p.encoded.fingerprint, r};
+    }
+    head->exists = true;
+    head->dirty = true;
+    head->value.conversation_seq = a.conversation_seq;
+    head->value.global_seq = a.global_seq;
+    head->value.hash = hash;
+    head->value.tenant = e.tenant;
+    w->results.push_back(r);
+  }
+  return Status::OK();
+}
+
+Status LedgerImpl::ScanConversation(std::string_view conversation_id, uint64_t after,
+                                    const ReadOptions& options,
+                                    const std::function<bool(const RawEvent&)>& fn) {
+  if (conversation_id.empty() || conversation_id.size() > kMaxConversationIdBytes)
+    return Status::InvalidArgument("invalid_value", "conversation id must be 1 to 256 bytes");
+  const std::string lower = keys::EventKey(conversation_id, after + 1);
+  const std::string upper = keys::EventRangeEnd(conversation_id);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  const uint64_t as_of = options.as_of_global_seq;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  std::string buf;
+  size_t n = 0;
+  uint64_t expect = after + 1;
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    std::string_view kconv;
+    uint64_t kseq = 0;
+    if (!keys::ParseEventKey(std::string_view(it->key().data(), it->key().size()), &kconv, &kseq) ||
+        kconv != conversation_id)
+      return Status::Corruption("corrupt_key", "malformed events key in " +
+                                                   std::string(conversation_id));
+    std::string_view value = AlignedView(it->value(), &buf);
+    codec::RecordView rv;
+    if (Status st = codec::ParseRecord(value, true, &rv); !st.ok())
+      return Status::Corruption(st.reason(), "conversation " + std::string(conversation_id) +
+                                                 " seq " + std::to_string(kseq) + ": " +
+                                                 st.message());
+    if (rv.conversation_id != conversation_id || rv.conversation_seq != kseq || kseq != expect)
+      return Status::Corruption("chain_broken", "conversation " + std::string(conversation_id) +
+                                                    " seq " + std::to_string(kseq) +
+                                                    ": key and record disagree or gap");
+    ++expect;
+    if (as_of && rv.global_seq > as_of) break;
+    RawEvent raw{rv.global_seq, rv.conversation_seq, value, rv.hash};
+    if (!fn(raw)) break;
+    if (options.limit && ++n >= options.limit) break;
+  }
+  return FromRocks(it->status(), "scanning conversation");
+}
+
+Status LedgerImpl::ScanGlobal(uint64_t after, const ReadOptions& options,
+                              const std::function<bool(const RawEvent&)>& fn) {
+  const uint64_t last = last_committed_.load(std::memory_order_acquire);
+  const uint64_t bound = options.as_of_global_seq ? std::min(options.as_of_global_seq, last) : last;
+  if (after >= bound) return Status::OK();
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{db_.get(), snap};
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  const std::string upper = keys::GlobalKey(bound + 1);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions iro = ro;
+  iro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(iro, global_cf_));
+  it->Seek(keys::GlobalKey(after + 1));
+  uint64_t expect = after + 1;
+  size_t n = 0;
+  constexpr size_t kChunk = 256;
+  std::vector<std::string> ekeys;
+  std::vector<uint64_t> seqs;
+  std::string buf;
+  bool stop = false;
+  while (!stop) {
+    ekeys.clear();
+    seqs.clear();
+    for (; it->Valid() && ekeys.size() < kChunk; it->Next()) {
+      if (it->key().size() != 8)
+        return Status::Corruption("corrupt_index", "global index key of wrong size");
+      const uint64_t seq = keys::GetBe64(it->key().data());
+      if (seq != expect)
+        return Status::Corruption("gap", "global sequence " + std::to_string(expect) +
+                                             " is missing from the index");
+      ++expect;
+      seqs.push_back(seq);
+      ekeys.emplace_back(it->value().data(), it->value().size());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning the global index");
+    if (ekeys.empty()) break;
+    std::vector<rocksdb::Slice> slices(ekeys.begin(), ekeys.end());
+    std::vector<rocksdb::PinnableSlice> values(ekeys.size());
+    std::vector<rocksdb::Status> statuses(ekeys.size());
+    db_->MultiGet(ro, events_cf_, slices.size(), slices.data(), values.data(), statuses.data());
+    for (size_t i = 0; i < ekeys.size(); ++i) {
+      if (statuses[i].IsNotFound())
+        return Status::Corruption("missing_event", "global_seq " + std::to_string(seqs[i]) +
+                                                       ": indexed event is missing");
+      if (!statuses[i].ok()) return FromRocks(statuses[i], "reading events");
+      std::string_view value = AlignedView(values[i], &buf);
+      codec::RecordView rv;
+      if (Status st = codec::ParseRecord(value, true, &rv); !st.ok())
+        return Status::Corruption(st.reason(), "global_seq " + std::to_string(seqs[i]) + ": " +
+                                                   st.message());
+      if (rv.global_seq != seqs[i])
+        return Status::Corruption("index_mismatch", "global_seq " + std::to_string(seqs[i]) +
+                                                        ": index points to another event");
+      RawEvent raw{rv.global_seq, rv.conversation_seq, value, rv.hash};
+      if (!fn(raw) || (options.limit && ++n >= options.limit)) {
+        stop = true;
+        break;
+      }
+    }
+    if (ekeys.size() < kChunk) break;
+  }
+  return Status::OK();
+}
+
+Result<std::vector<Event>> LedgerImpl::ReadGlobal(uint64_t after, const ReadOptions& options) {
+  std::vector<Event> out;
+  Status decode_error;
+  Status st = ScanGlobal(after, options, [&](const RawEvent& raw) {
+    auto e = codec::Decode(raw.record, false);
+    if (!e.ok()) {
+      decode_error = e.status();
+      return false;
+    }
+    out.push_back(std::move(e).value());
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (!decode_error.ok()) return decode_error;
+  return out;
+}
+
+Result<std::vector<Event>> LedgerImpl::ReadConversation(std::string_view conversation_id,
+                                                        uint64_t after,
+                                                        const ReadOptions& options) {
+  std::vector<Event> out;
+  Status decode_error;
+  Status st = ScanConversation(conversation_id, after, options, [&](const RawEvent& raw) {
+    auto e = codec::Decode(raw.record, false);
+    if (!e.ok()) {
+      decode_error = e.status();
+      return false;
+    }
+    out.push_back(std::move(e).value());
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (!decode_error.ok()) return decode_error;
+  return out;
+}
+
+Result<Head> LedgerImpl::GetHead(std::string_view conversation_id) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), heads_cf_,
+                               rocksdb::Slice(conversation_id.data(), conversation_id.size()), &v);
+  if (s.IsNotFound())
+    return Status::NotFound("conversation_not_found",
+                            "conversation " + std::string(conversation_id) + " has no events");
+  if (!s.ok()) return FromRocks(s, "reading head");
+  keys::HeadValue h;
+  if (!keys::DecodeHead(v, &h)) return Status::Corruption("corrupt_head", "head unreadable");
+  return Head{h.conversation_seq, h.hash, h.global_seq};
+}
+
+uint64_t LedgerImpl::LastGlobalSeq() const {
+  return last_committed_.load(std::memory_order_acquire);
+}
+
+uint64_t LedgerImpl::WaitForEvents(uint64_t after, std::chrono::milliseconds timeout) {
+  std::unique_lock lk(tail_mu_);
+  tail_cv_.wait_for(lk, timeout, [&] {
+    return closing_ || last_committed_.load(std::memory_order_acquire) > after;
+  });
+  return std::max(after, last_committed_.load(std::memory_order_acquire));
+}
+
+Result<LedgerStats> LedgerImpl::Stats() {
+  LedgerStats st;
+  st.last_global_seq = LastGlobalSeq();
+  uint64_t v = 0;
+  if (db_->GetIntProperty(heads_cf_, "rocksdb.estimate-num-keys", &v)) st.conversations = v;
+  for (auto* h : handles_) {
+    if (db_->GetIntProperty(h, "rocksdb.estimate-live-data-size", &v)) st.live_data_bytes += v;
+    if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v)) st.live_data_bytes += v;
+  }
+  if (db_->GetIntProperty(events_cf_, "rocksdb.total-sst-files-size", &v))
+    st.events_sst_bytes = v;
+  return st;
+}
+
+}  // namespace convledger

@@ -1,0 +1,120 @@
+// The RocksDB-backed Ledger. Private to ledger/; everything else sees only ledger/ledger.h.
+//
+// Writes follow LevelDB's writer queue: each Append encodes its events outside any lock, joins
+// the queue, and the writer at the front (the leader) takes a group of waiting appends, checks
+// them one by one against a per-group overlay of heads, message flags and idempotency keys,
+// assigns sequences, and commits the whole group with one RocksDB Write (one fsync in kFsync).
+// An append that fails its checks is rolled back to its WriteBatch save point and fails alone.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "codec.h"
+#include "keys.h"
+#include "ledger/ledger.h"
+
+namespace convledger {
+
+class LedgerImpl final : public Ledger {
+ public:
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, const Options& options);
+  ~LedgerImpl() override;
+
+  Result<std::vector<AppendResult>> Append(std::vector<Event> events,
+                                           const AppendOptions& options) override;
+  Result<std::vector<Event>> ReadGlobal(uint64_t after, const ReadOptions& options) override;
+  Result<std::vector<Event>> ReadConversation(std::string_view conversation_id, uint64_t after,
+                                              const ReadOptions& options) override;
+  Status ScanGlobal(uint64_t after, const ReadOptions& options,
+                    const std::function<bool(const RawEvent&)>& fn) override;
+  Status ScanConversation(std::string_view conversation_id, uint64_t after,
+                          const ReadOptions& options,
+                          const std::function<bool(const RawEvent&)>& fn) override;
+  Result<Head> GetHead(std::string_view conversation_id) override;
+  uint64_t LastGlobalSeq() const override;
+  uint64_t WaitForEvents(uint64_t after, std::chrono::milliseconds timeout) override;
+  Status Verify(VerifyReport* report,
+                const std::function<void(uint64_t, uint64_t)>& progress) override;
+  Result<LedgerStats> Stats() override;
+
+ private:
+  struct Prepared {
+    Event event;
+    codec::Encoded encoded;
+  };
+  struct Writer {
+    std::vector<Prepared>* events = nullptr;
+    bool sync = false;
+    bool done = false;
+    Status status;
+    std::vector<AppendResult> results;
+    std::condition_variable cv;
+  };
+  struct HeadState {
+    bool exists = false;
+    bool dirty = false;
+    keys::HeadValue value;
+  };
+  struct IdemEntry {
+    Digest fingerprint{};
+    AppendResult result;
+  };
+  // What one group (or one append inside it) has changed so far, above the database.
+  struct Overlay {
+    std::unordered_map<std::string, HeadState> heads;       // conversation id ->
+    std::unordered_map<std::string, uint8_t> messages;      // message key -> flags
+    std::unordered_map<std::string, IdemEntry> idempotency; // idempotency key ->
+    std::unordered_map<std::string, bool> dirty_messages;
+    uint64_t next_global_seq = 0;
+  };
+
+  LedgerImpl(const std::string& dir, const Options& options);
+
+  Status Prepare(std::vector<Event>& events, std::vector<Prepared>* out) const;
+  void ProcessGroup(const std::vector<Writer*>& group, bool sync);
+  Status ApplyWriter(Writer* w, Overlay& group, Overlay& local, rocksdb::WriteBatch* batch,
+                     int64_t recorded_at_us);
+  Status LoadHead(const std::string& conversation_id, Overlay& group, Overlay& local,
+                  HeadState** out);
+  Status LoadMessageFlags(const std::string& key, Overlay& group, Overlay& local, uint8_t* out);
+  Status CheckAndApplyInvariants(const Event& e, Overlay& group, Overlay& local);
+  Status LoadOriginal(uint64_t global_seq, AppendResult* out);
+
+  const std::string dir_;
+  const Options options_;
+  Clock* clock_ = nullptr;
+  std::unique_ptr<Clock> owned_clock_;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* global_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* idem_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* heads_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* messages_cf_ = nullptr;
+
+  std::mutex mu_;
+  std::deque<Writer*> writers_;  // GUARDED_BY(mu_)
+
+  // Owned by the current leader (handed over through mu_).
+  uint64_t next_global_seq_ = 1;
+  int64_t last_recorded_us_ = 0;
+  Status bg_error_;  // sticky: once a write failed, the state on disk is unknown until reopen
+  std::unordered_map<std::string, keys::HeadValue> head_cache_;
+
+  std::atomic<uint64_t> last_committed_{0};
+  std::mutex tail_mu_;
+  std::condition_variable tail_cv_;
+  bool closing_ = false;  // GUARDED_BY(tail_mu_)
+};
+
+}  // namespace convledger

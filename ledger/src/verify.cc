@@ -1,0 +1,151 @@
+// Ledger::Verify: one pass over the global index in order, checking every record and rebuilding
+// each conversation's chain; then the events column family and the heads are cross-checked, so
+// an event without an index entry, or a head that disagrees with its chain, is reported too.
+#include <rocksdb/db.h>
+
+#include <unordered_map>
+
+#include "codec.h"
+#include "keys.h"
+#include "ledger_impl.h"
+
+namespace convledger {
+namespace {
+
+constexpr size_t kMaxProblems = 1000;
+
+struct ChainState {
+  uint64_t conversation_seq = 0;
+  Digest hash{};
+  uint64_t global_seq = 0;
+};
+
+void Problem(VerifyReport* r, std::string what) {
+  if (r->problems.size() < kMaxProblems) r->problems.push_back(std::move(what));
+}
+
+}  // namespace
+
+Status LedgerImpl::Verify(VerifyReport* report,
+                          const std::function<void(uint64_t, uint64_t)>& progress) {
+  *report = VerifyReport{};
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  struct Release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db->ReleaseSnapshot(s); }
+  } release{db_.get(), snap};
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  ro.fill_cache = false;
+
+  // Total for progress: the last index key.
+  uint64_t total = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, global_cf_));
+    it->SeekToLast();
+    if (it->Valid() && it->key().size() == 8) total = keys::GetBe64(it->key().data());
+  }
+
+  std::unordered_map<std::string, ChainState> chains;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, global_cf_));
+  uint64_t expect = 1;
+  std::string record, buf;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) {
+      Problem(report, "global index: key of wrong size");
+      continue;
+    }
+    const uint64_t seq = keys::GetBe64(it->key().data());
+    if (seq != expect)
+      Problem(report, "global_seq " + std::to_string(expect) +
+                          (seq > expect ? ": missing (gap up to " + std::to_string(seq - 1) + ")"
+                                        : ": index out of order"));
+    expect = seq + 1;
+    ++report->events_checked;
+    report->last_global_seq = seq;
+    if (progress && (seq % 10000 == 0)) progress(seq, total);
+
+    std::string_view kconv;
+    uint64_t kseq = 0;
+    const std::string_view ekey(it->value().data(), it->value().size());
+    if (!keys::ParseEventKey(ekey, &kconv, &kseq)) {
+      Problem(report, "global_seq " + std::to_string(seq) + ": index entry unreadable");
+      continue;
+    }
+    rocksdb::Status s = db_->Get(ro, events_cf_, it->value(), &record);
+    if (s.IsNotFound()) {
+      Problem(report, "global_seq " + std::to_string(seq) + ": event missing (conversation " +
+                          std::string(kconv) + " seq " + std::to_string(kseq) + ")");
+      continue;
+    }
+    if (!s.ok()) return Status::IOError("verify: " + s.ToString());
+    codec::RecordView rv;
+    if (Status st = codec::ParseRecord(record, false, &rv); !st.ok()) {
+      Problem(report, "global_seq " + std::to_string(seq) + ": undecodable event (" +
+                          st.message() + ")");
+      continue;
+    }
+    if (!codec::Decode(record, false).ok())
+      Problem(report, "global_seq " + std::to_string(seq) + ": undecodable event body");
+    if (rv.global_seq != seq)
+      Problem(report, "global_seq " + std::to_string(seq) + ": record says global_seq " +
+                          std::to_string(rv.global_seq));
+    if (rv.conversation_id != kconv || rv.conversation_seq != kseq)
+      Problem(report, "global_seq " + std::to_string(seq) + ": record is not the one its key names");
+    if (codec::EventHash(rv.prev_hash, rv.event_bytes) != rv.hash)
+      Problem(report, "global_seq " + std::to_string(seq) + ": hash mismatch (bytes altered)");
+    ChainState& c = chains[std::string(rv.conversation_id)];
+    if (rv.conversation_seq != c.conversation_seq + 1)
+      Problem(report, "global_seq " + std::to_string(seq) + ": conversation " +
+                          std::string(rv.conversation_id) + " jumps from seq " +
+                          std::to_string(c.conversation_seq) + " to " +
+                          std::to_string(rv.conversation_seq));
+    if (rv.prev_hash != c.hash)
+      Problem(report, "global_seq " + std::to_string(seq) + ": chain broken in conversation " +
+                          std::string(rv.conversation_id) + " (prev_hash is not the hash of seq " +
+                          std::to_string(c.conversation_seq) + ")");
+    c.conversation_seq = rv.conversation_seq;
+    c.hash = rv.hash;
+    c.global_seq = seq;
+  }
+  if (!it->status().ok()) return Status::IOError("verify: " + it->status().ToString());
+  if (progress) progress(report->last_global_seq, total);
+  report->conversations = chains.size();
+
+  // Every stored event must be indexed: counts agree.
+  uint64_t stored = 0;
+  std::unique_ptr<rocksdb::Iterator> ev(db_->NewIterator(ro, events_cf_));
+  for (ev->SeekToFirst(); ev->Valid(); ev->Next()) ++stored;
+  if (!ev->status().ok()) return Status::IOError("verify: " + ev->status().ToString());
+  if (stored != report->events_checked)
+    Problem(report, "events: " + std::to_string(stored) + " stored but " +
+                        std::to_string(report->events_checked) + " indexed");
+
+  // Heads agree with the chains.
+  uint64_t heads = 0;
+  std::unique_ptr<rocksdb::Iterator> hi(db_->NewIterator(ro, heads_cf_));
+  for (hi->SeekToFirst(); hi->Valid(); hi->Next()) {
+    ++heads;
+    const std::string conv(hi->key().data(), hi->key().size());
+    keys::HeadValue h;
+    auto c = chains.find(conv);
+    if (!keys::DecodeHead(std::string_view(hi->value().data(), hi->value().size()), &h)) {
+      Problem(report, "head of conversation " + conv + ": unreadable");
+    } else if (c == chains.end()) {
+      Problem(report, "head of conversation " + conv + ": no events");
+    } else if (h.conversation_seq != c->second.conversation_seq || h.hash != c->second.hash ||
+               h.global_seq != c->second.global_seq) {
+      Problem(report, "head of conversation " + conv + ": says seq " +
+                          std::to_string(h.conversation_seq) + " but the chain ends at " +
+                          std::to_string(c->second.conversation_seq));
+    }
+  }
+  if (!hi->status().ok()) return Status::IOError("verify: " + hi->status().ToString());
+  if (heads != chains.size())
+    Problem(report, "heads: " + std::to_string(heads) + " heads for " +
+                        std::to_string(chains.size()) + " conversations");
+  return Status::OK();
+}
+
+}  // namespace convledger
