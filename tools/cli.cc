@@ -1,0 +1,119 @@
+// Flags -> command structs -> Run*(). The only code in tools/ that knows about CLI11.
+
+#include "tools/cli.h"
+
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <istream>
+#include <map>
+#include <ostream>
+#include <string>
+
+#include "tools/common.h"
+
+#ifndef CONVLEDGER_VERSION
+#define CONVLEDGER_VERSION "unknown"
+#endif
+
+namespace convledger::cli {
+namespace {
+
+void AddDataOption(CLI::App* sub, std::string* data_dir) {
+  sub->add_option("--data", *data_dir, "Ledger directory")->capture_default_str();
+}
+
+}  // namespace
+
+int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
+         std::ostream& err) {
+  CLI::App app{"convledger: an event-sourced ledger of customer conversations", "convledger"};
+  app.set_version_flag("--version", "convledger " CONVLEDGER_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // --log-level may follow the subcommand
+
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "Log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  AppendCommand append;
+  CLI::App* append_cmd = app.add_subcommand(
+      "append",
+      "Append JSON events, one per line, from stdin or --file; prints one JSON result per line");
+  AddDataOption(append_cmd, &append.data_dir);
+  append_cmd->add_option("--file", append.file, "Read events from this file instead of stdin");
+  append_cmd->add_flag("--atomic", append.atomic,
+                       "Append the whole input as one all-or-nothing batch (one output line)");
+  append_cmd
+      ->add_option("--durability", append.durability,
+                   "wal: acknowledged once in the write-ahead log; fsync: after fsync")
+      ->transform(
+          CLI::CheckedTransformer(std::map<std::string, Durability>{{"wal", Durability::kWal},
+                                                                    {"fsync", Durability::kFsync}},
+                                  CLI::ignore_case))
+      ->default_str("wal");
+
+  EventsCommand events;
+  std::string conversation;
+  CLI::App* events_cmd =
+      app.add_subcommand("events", "Print stored events as JSON lines (global order by default)");
+  AddDataOption(events_cmd, &events.data_dir);
+  CLI::Option* conversation_opt = events_cmd->add_option(
+      "--conversation", conversation, "Only this conversation, in conversation order");
+  events_cmd->add_option("--after", events.after,
+                         "Only events after this global_seq (conversation_seq with "
+                         "--conversation)");
+  events_cmd->add_option("--limit", events.limit, "Print at most this many events (0: all)");
+
+  VerifyCommand verify;
+  CLI::App* verify_cmd =
+      app.add_subcommand("verify", "Check every record, hash chain and index; JSON summary");
+  AddDataOption(verify_cmd, &verify.data_dir);
+  verify_cmd
+      ->add_option("--progress", verify.progress,
+                   "auto: a bar when stderr is a terminal, else a log line now and then")
+      ->transform(
+          CLI::CheckedTransformer(std::map<std::string, Progress>{{"auto", Progress::kAuto},
+                                                                  {"bar", Progress::kBar},
+                                                                  {"log", Progress::kLog},
+                                                                  {"none", Progress::kNone}},
+                                  CLI::ignore_case))
+      ->default_str("auto");
+
+  StatsCommand stats;
+  CLI::App* stats_cmd = app.add_subcommand("stats", "Print ledger statistics as JSON");
+  AddDataOption(stats_cmd, &stats.data_dir);
+
+  DemoCommand demo;
+  demo.program = argc > 0 && argv[0] != nullptr ? argv[0] : "convledger";
+  CLI::App* demo_cmd = app.add_subcommand(
+      "demo", "Append the demo conversations (idempotent) and print how to look at them");
+  AddDataOption(demo_cmd, &demo.data_dir);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e, out, err);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  Log().set_level(spdlog::level::from_str(log_level));
+  if (conversation_opt->count() > 0) events.conversation = conversation;
+
+  try {
+    if (*append_cmd) return RunAppend(append, in, out);
+    if (*events_cmd) return RunEvents(events, out);
+    if (*verify_cmd) return RunVerify(verify, out);
+    if (*stats_cmd) return RunStats(stats, out);
+    if (*demo_cmd) return RunDemo(demo, out);
+  } catch (const std::exception& e) {
+    // Nothing below throws by design; an allocation failure or a bug still ends cleanly.
+    Log().critical("internal error: {}", e.what());
+    return kExitIo;
+  }
+  return kExitUsage;
+}
+
+}  // namespace convledger::cli

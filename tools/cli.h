@@ -1,0 +1,109 @@
+// The `convledger` command line, as a library: main() only calls Main(), and tests call the
+// subcommands directly with their own streams and a temporary data directory.
+//
+// Conventions shared by every subcommand
+//  - Results go to `out` (stdout): JSON, one object per line, except `demo`, which prints a short
+//    human-readable guide. Logs and progress go to stderr through spdlog.
+//  - The exit code says how it went (kExit* below); ExitCodeFor() is the one place that maps a
+//    ledger Status to an exit code.
+//  - Nothing here throws: every error becomes an exit code and a message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "ledger/ledger.h"
+#include "ledger/status.h"
+
+namespace convledger::cli {
+
+// Exit codes of the convledger executable. Stable: scripts depend on them.
+inline constexpr int kExitOk = 0;
+// Input rejected (some append line failed), verify found problems, or what was asked for does
+// not exist (an unknown conversation).
+inline constexpr int kExitFailed = 1;
+// Bad command line: unknown subcommand or option, missing or invalid value.
+inline constexpr int kExitUsage = 2;
+// The ledger or an input file could not be opened, read or written (including "locked by
+// another process").
+inline constexpr int kExitIo = 3;
+// Stored data is corrupt (a read failed its checks). `verify` reports problems with kExitFailed.
+inline constexpr int kExitCorruption = 4;
+
+// The one mapping from ledger Status codes to exit codes:
+//   ok -> 0; invalid_argument, wrong_expected_version, idempotency_conflict, invariant_violation,
+//   not_found -> 1; io_error, busy -> 3; corruption -> 4.
+int ExitCodeFor(const Status& status);
+
+// The default data directory of every subcommand.
+inline constexpr const char* kDefaultDataDir = "./data";
+
+// `convledger append`: JSON events, one per line (blank lines skipped), from `in`.
+struct AppendCommand {
+  std::string data_dir = kDefaultDataDir;
+  // Read events from this file instead of `in`. Default: empty (read `in`).
+  std::string file;
+  // The whole input is one all-or-nothing batch with one output line. Default: false (each line
+  // is appended on its own; a line may itself be a {"events":[...]} batch).
+  bool atomic = false;
+  // Default: kWal.
+  Durability durability = Durability::kWal;
+};
+// Prints one JSON line per input line (one in total with `atomic`). Returns kExitOk when every
+// line was appended, otherwise the worst ExitCodeFor() of a failed line (kExitFailed for rejected
+// input, kExitIo when the ledger or the file cannot be opened, read or written).
+int RunAppend(const AppendCommand& cmd, std::istream& in, std::ostream& out);
+
+// `convledger events`: stored events as JSON lines (EventToJson).
+struct EventsCommand {
+  std::string data_dir = kDefaultDataDir;
+  // Only this conversation, in conversation order. Default: unset (the whole log, global order).
+  std::optional<std::string> conversation;
+  // Events after this sequence: global_seq, or conversation_seq with `conversation`. Default: 0.
+  uint64_t after = 0;
+  // Most events to print. Default: 0 (no limit).
+  uint64_t limit = 0;
+};
+// An unknown conversation is kExitFailed (reason conversation_not_found, on stderr).
+int RunEvents(const EventsCommand& cmd, std::ostream& out);
+
+enum class Progress {
+  kAuto,  // a bar when stderr is a terminal, otherwise a log line now and then
+  kBar,
+  kLog,
+  kNone,
+};
+
+// `convledger verify`: checks the whole ledger, prints a JSON summary.
+struct VerifyCommand {
+  std::string data_dir = kDefaultDataDir;
+  // Default: kAuto.
+  Progress progress = Progress::kAuto;
+};
+// kExitOk only when the ledger is intact; kExitFailed when problems were found (listed in the
+// summary), the Status mapping when verify itself could not run.
+int RunVerify(const VerifyCommand& cmd, std::ostream& out);
+
+// `convledger stats`: Ledger::Stats as one JSON object.
+struct StatsCommand {
+  std::string data_dir = kDefaultDataDir;
+};
+int RunStats(const StatsCommand& cmd, std::ostream& out);
+
+// `convledger demo`: appends the demo conversations (see demo.h) and prints where to look.
+struct DemoCommand {
+  std::string data_dir = kDefaultDataDir;
+  // How the printed copy-paste commands name the executable. Default: "convledger".
+  std::string program = "convledger";
+};
+// Idempotent: a second run appends nothing (every event comes back as a duplicate), kExitOk.
+int RunDemo(const DemoCommand& cmd, std::ostream& out);
+
+// The whole CLI: parses `argv` and runs the subcommand with the given streams (usage errors
+// and --help go to `err` and `out`). Returns the exit code.
+int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out, std::ostream& err);
+
+}  // namespace convledger::cli
