@@ -93,4 +93,20 @@ bool DecodeHead(std::string_view v, HeadValue* h) {
   return true;
 }
 
+std::string EncodeCheckpoint(uint64_t global_seq, uint32_t version) {
+  std::string v;
+  PutBe64(&v, global_seq);
+  for (int i = 3; i >= 0; --i) v.push_back(static_cast<char>((version >> (8 * i)) & 0xff));
+  return v;
+}
+
+bool DecodeCheckpoint(std::string_view v, uint64_t* global_seq, uint32_t* version) {
+  if (v.size() != 12) return false;
+  *global_seq = GetBe64(v.data());
+  uint32_t ver = 0;
+  for (int i = 0; i < 4; ++i) ver = (ver << 8) | static_cast<unsigned char>(v[8 + i]);
+  *version = ver;
+  return true;
+}
+
 }  // namespace convledger::keys

@@ -49,6 +49,12 @@ struct HeadValue {
 std::string EncodeHead(const HeadValue& h);
 bool DecodeHead(std::string_view v, HeadValue* h);
 
+// Projection column families reserve keys starting with 0x00; the checkpoint is
+// "\0checkpoint" -> be64(last folded global_seq) || be32(fold version).
+inline const std::string kCheckpointKey("\0checkpoint", 11);
+std::string EncodeCheckpoint(uint64_t global_seq, uint32_t version);
+bool DecodeCheckpoint(std::string_view v, uint64_t* global_seq, uint32_t* version);
+
 // messages flags
 enum MessageFlags : uint8_t {
   kMsgSent = 1,

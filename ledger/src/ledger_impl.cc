@@ -165,6 +165,8 @@ LedgerImpl::LedgerImpl(const std::string& dir, const Options& options)
 }
 
 LedgerImpl::~LedgerImpl() {
+  stopping_ = true;
+  if (catch_up_.joinable()) catch_up_.join();
   {
     std::lock_guard lk(tail_mu_);
     closing_ = true;
@@ -212,6 +214,12 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
       {keys::kHeadsCf, cf_options(true)},
       {keys::kMessagesCf, cf_options(true)},
   };
+  for (const auto& proj : options.projections) {
+    const std::string name = "proj." + std::string(proj->Name());
+    bool dup = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
+    if (dup) return Status::InvalidArgument("duplicate_projection", name + " given twice");
+    cfs.push_back({name, cf_options(true)});
+  }
   // Keep column families a newer version may have added.
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok()) {
@@ -270,6 +278,19 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   } else if (!it->status().ok()) {
     return FromRocks(it->status(), "reading the global index");
   }
+  it.reset();
+  for (size_t i = 0; i < cfs.size(); ++i) {
+    for (const auto& proj : options.projections) {
+      if (cfs[i].name != "proj." + std::string(proj->Name())) continue;
+      auto slot = std::make_unique<ProjSlot>();
+      slot->projection = proj;
+      slot->name = std::string(proj->Name());
+      slot->cf = impl->handles_[i];
+      impl->slots_.push_back(std::move(slot));
+    }
+  }
+  if (Status st = impl->OpenProjections(); !st.ok()) return st;
+  impl->StartCatchUp();
   return std::unique_ptr<Ledger>(std::move(impl));
 }
 
@@ -302,33 +323,43 @@ Result<std::vector<AppendResult>> LedgerImpl::Append(std::vector<Event> events,
   Writer w;
   w.events = &prepared;
   w.sync = options.durability.value_or(options_.durability) == Durability::kFsync;
-
-  std::unique_lock lk(mu_);
-  writers_.push_back(&w);
-  while (!w.done && &w != writers_.front()) w.cv.wait(lk);
-  if (!w.done) {
-    // Leader: take a group of waiting appends. A non-sync group never carries a sync writer
-    // (it would acknowledge it before its fsync); a sync group may carry non-sync writers.
-    std::vector<Writer*> group;
-    size_t n = 0;
-    for (Writer* x : writers_) {
-      if (x->sync && !w.sync) break;
-      if (!group.empty() && n + x->events->size() > kMaxGroupEvents) break;
-      group.push_back(x);
-      n += x->events->size();
-    }
-    lk.unlock();
-    ProcessGroup(group, w.sync);
-    lk.lock();
-    for (Writer* x : group) {
-      writers_.pop_front();
-      x->done = true;
-      if (x != &w) x->cv.notify_one();
-    }
-    if (!writers_.empty()) writers_.front()->cv.notify_one();
-  }
+  RunWriter(&w);
   if (!w.status.ok()) return w.status;
   return std::move(w.results);
+}
+
+void LedgerImpl::RunWriter(Writer* w) {
+  std::unique_lock lk(mu_);
+  writers_.push_back(w);
+  while (!w->done && w != writers_.front()) w->cv.wait(lk);
+  if (w->done) return;
+  // Leader. A barrier runs alone. Otherwise take a group of waiting appends: a non-sync group
+  // never carries a sync writer (it would acknowledge it before its fsync); a sync group may
+  // carry non-sync writers.
+  std::vector<Writer*> group;
+  size_t n = 0;
+  for (Writer* x : writers_) {
+    if (x->barrier) {
+      if (group.empty()) group.push_back(x);
+      break;
+    }
+    if (x->sync && !w->sync) break;
+    if (!group.empty() && n + x->events->size() > kMaxGroupEvents) break;
+    group.push_back(x);
+    n += x->events->size();
+  }
+  lk.unlock();
+  if (w->barrier)
+    w->barrier();
+  else
+    ProcessGroup(group, w->sync);
+  lk.lock();
+  for (Writer* x : group) {
+    writers_.pop_front();
+    x->done = true;
+    if (x != w) x->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
 }
 
 void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
@@ -338,12 +369,14 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   }
   Overlay g;
   g.next_global_seq = next_global_seq_;
+  g.state.resize(slots_.size());
   rocksdb::WriteBatch batch;
   const int64_t recorded = std::max(clock_->NowMicros(), last_recorded_us_);
   bool any_ok = false;
   for (Writer* x : group) {
     Overlay local;
     local.next_global_seq = g.next_global_seq;
+    local.state.resize(slots_.size());
     batch.SetSavePoint();
     Status st = ApplyWriter(x, g, local, &batch, recorded);
     if (!st.ok()) {
@@ -358,6 +391,8 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     for (auto& [k, v] : local.messages) g.messages[k] = v;
     for (auto& [k, v] : local.dirty_messages) g.dirty_messages[k] = v;
     for (auto& [k, v] : local.idempotency) g.idempotency[k] = std::move(v);
+    for (size_t i = 0; i < slots_.size(); ++i)
+      for (auto& [k, v] : local.state[i]) g.state[i][k] = std::move(v);
     g.next_global_seq = local.next_global_seq;
   }
   if (!any_ok) return;
@@ -366,6 +401,19 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   for (const auto& [key, dirty] : g.dirty_messages) {
     const char flags = static_cast<char>(g.messages[key]);
     batch.Put(messages_cf_, key, rocksdb::Slice(&flags, 1)).PermitUncheckedError();
+  }
+  // Projection state and checkpoints, in the same batch as the events they fold.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i]->ready.load(std::memory_order_acquire)) continue;
+    for (const auto& [k, v] : g.state[i]) {
+      if (v)
+        batch.Put(slots_[i]->cf, k, *v).PermitUncheckedError();
+      else
+        batch.Delete(slots_[i]->cf, k).PermitUncheckedError();
+    }
+    batch.Put(slots_[i]->cf, keys::kCheckpointKey,
+              keys::EncodeCheckpoint(g.next_global_seq - 1, slots_[i]->projection->Version()))
+        .PermitUncheckedError();
   }
 
   if (batch.Count() > 0) {
@@ -388,6 +436,8 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     if (h.dirty) head_cache_[conv] = std::move(h.value);
   next_global_seq_ = g.next_global_seq;
   last_recorded_us_ = recorded;
+  for (auto& slot : slots_)
+    if (slot->ready.load(std::memory_order_acquire)) slot->checkpoint = next_global_seq_ - 1;
   {
     std::lock_guard lk(tail_mu_);
     last_committed_.store(next_global_seq_ - 1, std::memory_order_release);
@@ -574,6 +624,56 @@ Status LedgerImpl::LoadOriginal(uint64_t global_seq, AppendResult* out) {
   return Status::OK();
 }
 
+// The StateStore a projection sees inside a commit group: this append's writes, then the
+// group's, then the committed state.
+class LedgerImpl::GroupStore final : public StateStore {
+ public:
+  GroupStore(LedgerImpl* ledger, size_t slot, Overlay& group, Overlay& local)
+      : ledger_(ledger), slot_(slot), group_(group), local_(local) {}
+
+  Status Get(std::string_view key, std::string* value) override {
+    for (Overlay* o : {&local_, &group_}) {
+      const auto& m = o->state[slot_];
+      if (auto it = m.find(key); it != m.end()) {
+        if (!it->second) return Status::NotFound("not_found", "no such key");
+        *value = *it->second;
+        return Status::OK();
+      }
+    }
+    rocksdb::PinnableSlice v;
+    rocksdb::Status s = ledger_->db_->Get(rocksdb::ReadOptions(), ledger_->slots_[slot_]->cf,
+                                          rocksdb::Slice(key.data(), key.size()), &v);
+    if (s.IsNotFound()) return Status::NotFound("not_found", "no such key");
+    if (!s.ok()) return FromRocks(s, "reading projection state");
+    value->assign(v.data(), v.size());
+    return Status::OK();
+  }
+  void Put(std::string_view key, std::string_view value) override {
+    if (!CheckKey(key)) return;
+    local_.state[slot_][std::string(key)] = std::string(value);
+  }
+  void Delete(std::string_view key) override {
+    if (!CheckKey(key)) return;
+    local_.state[slot_][std::string(key)] = std::nullopt;
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  bool CheckKey(std::string_view key) {
+    if (key.empty() || key.size() > kMaxStateKeyBytes || key[0] == '\0') {
+      status_ = Status::InvalidArgument("invalid_state_key",
+                                        "projection wrote an empty, reserved or oversized key");
+      return false;
+    }
+    return true;
+  }
+  LedgerImpl* ledger_;
+  size_t slot_;
+  Overlay& group_;
+  Overlay& local_;
+  Status status_;
+};
+
 Status LedgerImpl::ApplyWriter(Writer* w, Overlay& group, Overlay& local,
                                rocksdb::WriteBatch* batch, int64_t recorded_at_us) {
   auto& events = *w->events;
@@ -657,6 +757,22 @@ Status LedgerImpl::ApplyWriter(Writer* w, Overlay& group, Overlay& local,
       v.append(reinterpret_cast<const char*>(p.encoded.fingerprint.data()), 32);
       batch->Put(idem_cf_, ikey, v).PermitUncheckedError();
       local.idempotency[ikey] = IdemEntry{p.encoded.fingerprint, r};
+    }
+    if (!slots_.empty()) {
+      Event& full = p.event;
+      full.global_seq = a.global_seq;
+      full.conversation_seq = a.conversation_seq;
+      full.recorded_at_us = a.recorded_at_us;
+      full.occurred_at_us = a.occurred_at_us;
+      full.event_id = a.event_id;
+      full.prev_hash = a.prev_hash;
+      full.hash = hash;
+      for (size_t s = 0; s < slots_.size(); ++s) {
+        if (!slots_[s]->ready.load(std::memory_order_acquire)) continue;
+        GroupStore store(this, s, group, local);
+        if (Status st = slots_[s]->projection->Apply(full, store); !st.ok()) return fail(st);
+        if (!store.status().ok()) return fail(store.status());
+      }
     }
     head->exists = true;
     head->dirty = true;

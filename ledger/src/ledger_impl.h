@@ -12,9 +12,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -46,13 +49,36 @@ class LedgerImpl final : public Ledger {
                 const std::function<void(uint64_t, uint64_t)>& progress) override;
   Result<LedgerStats> Stats() override;
 
+  Result<std::unique_ptr<StateReader>> NewStateReader(std::string_view projection) override;
+  std::vector<ProjectionInfo> Projections() override;
+  bool WaitForProjections(std::chrono::milliseconds timeout) override;
+  Result<Digest> ProjectionDigest(std::string_view projection) override;
+  Result<RebuildReport> RebuildProjection(
+      std::string_view projection, bool replace,
+      const std::function<void(uint64_t, uint64_t)>& progress) override;
+
  private:
+  // One projection and its column family.
+  struct ProjSlot {
+    std::shared_ptr<Projection> projection;
+    std::string name;
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
+    std::atomic<bool> ready{false};
+    // Last folded global sequence: owned by the leader while ready, by the catch-up otherwise.
+    uint64_t checkpoint = 0;
+  };
+  // Staged projection writes: key -> value, nullopt = delete.
+  using StateOverlay = std::map<std::string, std::optional<std::string>, std::less<>>;
+  class GroupStore;
   struct Prepared {
     Event event;
     codec::Encoded encoded;
   };
   struct Writer {
     std::vector<Prepared>* events = nullptr;
+    // A barrier runs alone at the front of the queue, with the leader's exclusivity, instead of
+    // appending (used to switch a rebuilt projection to live).
+    std::function<void()> barrier;
     bool sync = false;
     bool done = false;
     Status status;
@@ -74,6 +100,7 @@ class LedgerImpl final : public Ledger {
     std::unordered_map<std::string, uint8_t> messages;      // message key -> flags
     std::unordered_map<std::string, IdemEntry> idempotency; // idempotency key ->
     std::unordered_map<std::string, bool> dirty_messages;
+    std::vector<StateOverlay> state;  // one per projection slot
     uint64_t next_global_seq = 0;
   };
 
@@ -88,6 +115,20 @@ class LedgerImpl final : public Ledger {
   Status LoadMessageFlags(const std::string& key, Overlay& group, Overlay& local, uint8_t* out);
   Status CheckAndApplyInvariants(const Event& e, Overlay& group, Overlay& local);
   Status LoadOriginal(uint64_t global_seq, AppendResult* out);
+  // Runs `w` through the writer queue; returns once it is done.
+  void RunWriter(Writer* w);
+
+  // projections.cc
+  Status OpenProjections();
+  void StartCatchUp();
+  void CatchUpLoop();
+  // Folds events (after, to] into `cf` with `projection`, in chunks, writing the checkpoint.
+  Status FoldInto(Projection& projection, rocksdb::ColumnFamilyHandle* cf, uint64_t after,
+                  uint64_t to, uint64_t* folded,
+                  const std::function<void(uint64_t, uint64_t)>& progress);
+  Status ClearState(rocksdb::ColumnFamilyHandle* cf);
+  ProjSlot* FindSlot(std::string_view name);
+  Status DigestOf(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap, Digest* out);
 
   const std::string dir_;
   const Options options_;
@@ -110,6 +151,11 @@ class LedgerImpl final : public Ledger {
   int64_t last_recorded_us_ = 0;
   Status bg_error_;  // sticky: once a write failed, the state on disk is unknown until reopen
   std::unordered_map<std::string, keys::HeadValue> head_cache_;
+
+  std::vector<std::unique_ptr<ProjSlot>> slots_;
+  std::thread catch_up_;
+  std::atomic<bool> stopping_{false};
+  std::mutex rebuild_mu_;  // one rebuild or catch-up at a time
 
   std::atomic<uint64_t> last_committed_{0};
   std::mutex tail_mu_;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ledger/event.h"
+#include "ledger/projection.h"
 #include "ledger/status.h"
 
 namespace convledger {
@@ -54,6 +55,10 @@ struct Options {
   Clock* clock = nullptr;
   // Most events one Append may carry. Default: 10000.
   size_t max_events_per_append = 10000;
+  // Projections folded inside every append (see ledger/projection.h). A projection whose stored
+  // version or checkpoint does not match is rebuilt from the log by a background thread at
+  // open; the others stay available. Default: none.
+  std::vector<std::shared_ptr<Projection>> projections;
 };
 
 struct AppendOptions {
@@ -166,6 +171,29 @@ class Ledger {
                         const std::function<void(uint64_t, uint64_t)>& progress = {}) = 0;
 
   virtual Result<LedgerStats> Stats() = 0;
+
+  // ---- projections ----
+  // A reader of one projection's committed state, pinned to a snapshot: every Get and Scan
+  // through it sees the same moment. Busy (reason projection_rebuilding) while the projection
+  // is being rebuilt; NotFound (reason projection_not_found) for an unknown name.
+  virtual Result<std::unique_ptr<StateReader>> NewStateReader(std::string_view projection) = 0;
+
+  virtual std::vector<ProjectionInfo> Projections() = 0;
+
+  // Waits until every projection has caught up with the log; false on timeout.
+  virtual bool WaitForProjections(std::chrono::milliseconds timeout) = 0;
+
+  // SHA-256 over the projection's state in key order (each key and value length-prefixed,
+  // checkpoint excluded): the same log gives the same digest on any machine.
+  virtual Result<Digest> ProjectionDigest(std::string_view projection) = 0;
+
+  // Folds the whole log, up to the projection's current checkpoint, into a scratch state and
+  // compares it with the incrementally maintained one, byte for byte. With `replace`, the live
+  // state is then replaced by a rebuild from the log (the projection is unavailable meanwhile;
+  // the others are not). `progress(done, total)` is called now and then when set.
+  virtual Result<RebuildReport> RebuildProjection(
+      std::string_view projection, bool replace,
+      const std::function<void(uint64_t, uint64_t)>& progress = {}) = 0;
 };
 
 // Decodes one stored Record (as given to ScanGlobal/ScanConversation) into an Event.
