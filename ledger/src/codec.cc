@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include "ledger/ledger.h"
@@ -59,7 +60,9 @@ Digest Sha256(std::string_view data) {
 
 Digest EventHash(const Digest& prev_hash, std::string_view event_bytes) {
   static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> owned(EVP_MD_CTX_new(),
+                                                                             &EVP_MD_CTX_free);
+  EVP_MD_CTX* ctx = owned.get();
   Digest d{};
   unsigned int len = 0;
   EVP_DigestInit_ex(ctx, md, nullptr);

@@ -262,6 +262,11 @@ Status ParseEventObject(const json& obj, const std::string& path, Event* e) {
 
   if (NamesMessage(e->type))
     RETURN_IF_ERROR(r.String("message_id", true, kMaxIdBytes, &e->message_id));
+  // Fields the ledger assigns are accepted and ignored, so the output of `convledger events`
+  // can be fed back (an import keeps its own sequences and hashes).
+  for (const char* assigned :
+       {"global_seq", "conversation_seq", "recorded_at", "event_id", "hash", "prev_hash"})
+    r.Find(assigned);
 
   const json* obj_field = nullptr;
   switch (e->type) {

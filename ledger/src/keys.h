@@ -6,6 +6,8 @@
 //   heads        conversation id                              -> Head value (see EncodeHead)
 //   messages     ConvPrefix(conv) || message id               -> flags(1)
 //   default      "format"                                     -> "1"
+//   default      "last_global_seq"                            -> be64 (written with every commit)
+//   default      "conversations"                              -> be64 (number of conversations)
 //
 // ConvPrefix(conv) = be16(len(conv)) || conv. The length prefix makes the prefixes of two
 // different ids disjoint: no conversation's keys can fall inside another's range.
@@ -24,6 +26,8 @@ inline constexpr char kGlobalIndexCf[] = "global_index";
 inline constexpr char kIdempotencyCf[] = "idempotency";
 inline constexpr char kHeadsCf[] = "heads";
 inline constexpr char kMessagesCf[] = "messages";
+inline constexpr char kLastGlobalSeqKey[] = "last_global_seq";
+inline constexpr char kConversationsKey[] = "conversations";
 
 void PutBe64(std::string* dst, uint64_t v);
 uint64_t GetBe64(const char* p);

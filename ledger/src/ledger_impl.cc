@@ -243,6 +243,7 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->idem_cf_ = impl->handles_[3];
   impl->heads_cf_ = impl->handles_[4];
   impl->messages_cf_ = impl->handles_[5];
+  impl->default_cf_ = impl->handles_[0];
 
   std::string format;
   s = raw->Get(rocksdb::ReadOptions(), impl->handles_[0], kFormatKey, &format);
@@ -260,24 +261,32 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
                               "ledger format " + format + " is not supported by this version");
   }
 
-  // Resume sequences from the last indexed event.
+  // Resume sequences. The marker written with every commit wins over the index, so a damaged
+  // index never makes the ledger hand out a global sequence twice (verify reports the damage).
+  uint64_t marker = 0;
+  std::string v;
+  s = raw->Get(rocksdb::ReadOptions(), impl->default_cf_, keys::kLastGlobalSeqKey, &v);
+  if (s.ok() && v.size() == 8) marker = keys::GetBe64(v.data());
+  if (raw->Get(rocksdb::ReadOptions(), impl->default_cf_, keys::kConversationsKey, &v).ok() &&
+      v.size() == 8)
+    impl->conversations_ = keys::GetBe64(v.data());
   std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), impl->global_cf_));
   it->SeekToLast();
+  uint64_t last = 0;
   if (it->Valid()) {
-    if (it->key().size() != 8)
-      return Status::Corruption("corrupt_index", "global index key of wrong size");
-    const uint64_t last = keys::GetBe64(it->key().data());
+    if (it->key().size() == 8) last = keys::GetBe64(it->key().data());
     std::string record;
-    s = raw->Get(rocksdb::ReadOptions(), impl->events_cf_, it->value(), &record);
-    if (!s.ok()) return FromRocks(s, "reading the last event");
-    auto ev = codec::Decode(record, false);
-    if (!ev.ok()) return ev.status();
-    impl->next_global_seq_ = last + 1;
-    impl->last_recorded_us_ = ev->recorded_at_us;
-    impl->last_committed_.store(last);
+    // Only recorded_at is needed here; a damaged last event must not stop `verify` from opening.
+    if (raw->Get(rocksdb::ReadOptions(), impl->events_cf_, it->value(), &record).ok()) {
+      auto ev = codec::Decode(record, false);
+      if (ev.ok()) impl->last_recorded_us_ = ev->recorded_at_us;
+    }
   } else if (!it->status().ok()) {
     return FromRocks(it->status(), "reading the global index");
   }
+  last = std::max(last, marker);
+  impl->next_global_seq_ = last + 1;
+  impl->last_committed_.store(last);
   it.reset();
   for (size_t i = 0; i < cfs.size(); ++i) {
     for (const auto& proj : options.projections) {
@@ -396,8 +405,21 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     g.next_global_seq = local.next_global_seq;
   }
   if (!any_ok) return;
-  for (const auto& [conv, h] : g.heads)
+  uint64_t created = 0;
+  for (const auto& [conv, h] : g.heads) {
     if (h.dirty) batch.Put(heads_cf_, conv, keys::EncodeHead(h.value)).PermitUncheckedError();
+    if (h.created) ++created;
+  }
+  {
+    std::string v;
+    keys::PutBe64(&v, g.next_global_seq - 1);
+    batch.Put(default_cf_, keys::kLastGlobalSeqKey, v).PermitUncheckedError();
+    if (created) {
+      v.clear();
+      keys::PutBe64(&v, conversations_ + created);
+      batch.Put(default_cf_, keys::kConversationsKey, v).PermitUncheckedError();
+    }
+  }
   for (const auto& [key, dirty] : g.dirty_messages) {
     const char flags = static_cast<char>(g.messages[key]);
     batch.Put(messages_cf_, key, rocksdb::Slice(&flags, 1)).PermitUncheckedError();
@@ -435,6 +457,7 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   for (auto& [conv, h] : g.heads)
     if (h.dirty) head_cache_[conv] = std::move(h.value);
   next_global_seq_ = g.next_global_seq;
+  conversations_ += created;
   last_recorded_us_ = recorded;
   for (auto& slot : slots_)
     if (slot->ready.load(std::memory_order_acquire)) slot->checkpoint = next_global_seq_ - 1;
@@ -774,6 +797,7 @@ Status LedgerImpl::ApplyWriter(Writer* w, Overlay& group, Overlay& local,
         if (!store.status().ok()) return fail(store.status());
       }
     }
+    if (!head->exists) head->created = true;
     head->exists = true;
     head->dirty = true;
     head->value.conversation_seq = a.conversation_seq;
@@ -961,7 +985,10 @@ Result<LedgerStats> LedgerImpl::Stats() {
   LedgerStats st;
   st.last_global_seq = LastGlobalSeq();
   uint64_t v = 0;
-  if (db_->GetIntProperty(heads_cf_, "rocksdb.estimate-num-keys", &v)) st.conversations = v;
+  std::string cv;
+  if (db_->Get(rocksdb::ReadOptions(), default_cf_, keys::kConversationsKey, &cv).ok() &&
+      cv.size() == 8)
+    st.conversations = keys::GetBe64(cv.data());
   for (auto* h : handles_) {
     if (db_->GetIntProperty(h, "rocksdb.estimate-live-data-size", &v)) st.live_data_bytes += v;
     if (db_->GetIntProperty(h, "rocksdb.cur-size-all-mem-tables", &v)) st.live_data_bytes += v;

@@ -87,6 +87,7 @@ class LedgerImpl final : public Ledger {
   };
   struct HeadState {
     bool exists = false;
+    bool created = false;  // the conversation starts in this group
     bool dirty = false;
     keys::HeadValue value;
   };
@@ -142,12 +143,14 @@ class LedgerImpl final : public Ledger {
   rocksdb::ColumnFamilyHandle* idem_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* heads_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* messages_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
 
   std::mutex mu_;
   std::deque<Writer*> writers_;  // GUARDED_BY(mu_)
 
   // Owned by the current leader (handed over through mu_).
   uint64_t next_global_seq_ = 1;
+  uint64_t conversations_ = 0;
   int64_t last_recorded_us_ = 0;
   Status bg_error_;  // sticky: once a write failed, the state on disk is unknown until reopen
   std::unordered_map<std::string, keys::HeadValue> head_cache_;

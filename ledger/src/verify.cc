@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include "codec.h"
 #include "keys.h"
@@ -48,6 +49,7 @@ Status LedgerImpl::Verify(VerifyReport* report,
   }
 
   std::unordered_map<std::string, ChainState> chains;
+  std::unordered_set<uint64_t> indexed;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, global_cf_));
   uint64_t expect = 1;
   std::string record, buf;
@@ -62,6 +64,7 @@ Status LedgerImpl::Verify(VerifyReport* report,
                           (seq > expect ? ": missing (gap up to " + std::to_string(seq - 1) + ")"
                                         : ": index out of order"));
     expect = seq + 1;
+    indexed.insert(seq);
     ++report->events_checked;
     report->last_global_seq = seq;
     if (progress && (seq % 10000 == 0)) progress(seq, total);
@@ -113,14 +116,51 @@ Status LedgerImpl::Verify(VerifyReport* report,
   if (progress) progress(report->last_global_seq, total);
   report->conversations = chains.size();
 
-  // Every stored event must be indexed: counts agree.
+  // The commit marker: the index must reach the last committed sequence.
+  {
+    std::string v;
+    if (db_->Get(ro, default_cf_, keys::kLastGlobalSeqKey, &v).ok() && v.size() == 8) {
+      const uint64_t marker = keys::GetBe64(v.data());
+      if (marker > report->last_global_seq)
+        Problem(report, "global_seq " + std::to_string(report->last_global_seq + 1) +
+                            (marker > report->last_global_seq + 1
+                                 ? " to " + std::to_string(marker)
+                                 : std::string()) +
+                            ": committed but missing from the index");
+    }
+  }
+
+  // Every stored event must be indexed.
   uint64_t stored = 0;
   std::unique_ptr<rocksdb::Iterator> ev(db_->NewIterator(ro, events_cf_));
-  for (ev->SeekToFirst(); ev->Valid(); ev->Next()) ++stored;
+  for (ev->SeekToFirst(); ev->Valid(); ev->Next()) {
+    ++stored;
+    std::string_view kconv;
+    uint64_t kseq = 0;
+    const std::string_view key(ev->key().data(), ev->key().size());
+    if (!keys::ParseEventKey(key, &kconv, &kseq)) {
+      Problem(report, "events: malformed key");
+      continue;
+    }
+    buf.assign(ev->value().data(), ev->value().size());
+    codec::RecordView rv;
+    if (!codec::ParseRecord(buf, false, &rv).ok()) continue;  // reported above if indexed
+    if (!indexed.count(rv.global_seq))
+      Problem(report, "global_seq " + std::to_string(rv.global_seq) +
+                          ": stored but not in the index (conversation " + std::string(kconv) +
+                          " seq " + std::to_string(kseq) + ")");
+  }
   if (!ev->status().ok()) return Status::IOError("verify: " + ev->status().ToString());
   if (stored != report->events_checked)
     Problem(report, "events: " + std::to_string(stored) + " stored but " +
                         std::to_string(report->events_checked) + " indexed");
+  {
+    std::string v;
+    if (db_->Get(ro, default_cf_, keys::kConversationsKey, &v).ok() && v.size() == 8 &&
+        keys::GetBe64(v.data()) != chains.size())
+      Problem(report, "conversations: counter says " + std::to_string(keys::GetBe64(v.data())) +
+                          " but the log has " + std::to_string(chains.size()));
+  }
 
   // Heads agree with the chains.
   uint64_t heads = 0;

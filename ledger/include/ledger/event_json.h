@@ -26,11 +26,15 @@ inline constexpr size_t kMaxBatchEvents = 1000;
 
 // Parses one event object from JSON text. Reasons: malformed_json, invalid_utf8, not_an_object,
 // unknown_field, wrong_type, missing_field, field_too_large, empty_field, unknown_event_type,
-// invalid_value, invalid_timestamp.
+// invalid_value, invalid_timestamp. The fields the ledger assigns (global_seq, conversation_seq,
+// recorded_at, event_id, hash, prev_hash) are accepted and ignored, so output parses as input.
+// A correction's reason_code is one of wrong_price, wrong_availability, typo, wrong_recipient,
+// sensitive_data, other.
 Result<Event> ParseEventJson(std::string_view json_text);
 
 // Parses either one event object or {"events":[...]} (a batch). Same reasons, plus
-// empty_batch and batch_too_large; errors name the failing index ("events[2].actor.kind").
+// empty_batch, batch_too_large and body_too_large (over 16 MiB of text); errors name the failing
+// index ("events[2].actor.kind").
 Result<std::vector<Event>> ParseEventsJson(std::string_view json_text);
 
 // Renders an event (as stored, with the assigned fields) as one line of compact JSON:

@@ -113,14 +113,15 @@ struct VerifyReport {
 
 struct LedgerStats {
   uint64_t last_global_seq = 0;
-  uint64_t conversations = 0;
+  uint64_t conversations = 0;    // exact
   uint64_t live_data_bytes = 0;  // RocksDB's estimate for all column families
   uint64_t events_sst_bytes = 0;
 };
 
 class Ledger {
  public:
-  // Opens (creating if allowed) the ledger in `dir`.
+  // Opens (creating if allowed) the ledger in `dir`. NotFound (reason ledger_not_found) when
+  // there is none and it may not be created (read_only or !create_if_missing).
   static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, const Options& options);
 
   Ledger() = default;
@@ -136,6 +137,11 @@ class Ledger {
   // conversation, a message id is sent once, no edit of a deleted or redacted message, a
   // correction's replacement exists. Observations (customer, platform) are recorded even out of
   // order. On any error nothing of the call is appended; the message names the failing index.
+  // Invariant reasons: message_not_found, message_already_sent (any actor: a message id is sent
+  // once per conversation), direction_mismatch (an agent or bot sending inbound, a customer
+  // outbound), not_own_message (a command editing, deleting for everyone or correcting an
+  // inbound message), message_deleted, message_redacted, replacement_not_found, tenant_mismatch
+  // (a conversation belongs to the tenant of its first event).
   virtual Result<std::vector<AppendResult>> Append(std::vector<Event> events,
                                                    const AppendOptions& options = {}) = 0;
 
