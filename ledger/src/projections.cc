@@ -247,45 +247,34 @@ Status LedgerImpl::FoldInto(Projection& projection, rocksdb::ColumnFamilyHandle*
   return Status::OK();
 }
 
-// Brings one slot up to the log and makes it live. Caller holds rebuild_mu_.
-static Status CatchUpSlotImpl(LedgerImpl* self, const std::function<Status()>& bulk,
-                              const std::function<Status()>& finish) {
-  if (Status st = bulk(); !st.ok()) return st;
-  return finish();
-}
-
 void LedgerImpl::CatchUpLoop() {
   std::lock_guard lk(rebuild_mu_);
   for (auto& slot : slots_) {
     if (slot->ready.load()) continue;
     ProjSlot* s = slot.get();
-    Status result = CatchUpSlotImpl(
-        this,
-        [&]() -> Status {
-          while (!stopping_.load()) {
-            const uint64_t tip = last_committed_.load();
-            if (tip <= s->checkpoint + kBarrierGap) return Status::OK();
-            if (Status st = FoldInto(*s->projection, s->cf, s->checkpoint, tip, nullptr, {});
-                !st.ok())
-              return st;
-            s->checkpoint = tip;
-          }
-          return Status::Busy("ledger closing");
-        },
-        [&]() -> Status {
-          Status st;
-          Writer w;
-          w.barrier = [&] {
-            const uint64_t tip = next_global_seq_ - 1;
-            st = FoldInto(*s->projection, s->cf, s->checkpoint, tip, nullptr, {});
-            if (st.ok()) {
-              s->checkpoint = tip;
-              s->ready.store(true, std::memory_order_release);
-            }
-          };
-          RunWriter(&w);
-          return st;
-        });
+    // Bulk: fold in chunks while appends go on (they skip this projection meanwhile).
+    Status result;
+    while (!stopping_.load()) {
+      const uint64_t tip = last_committed_.load();
+      if (tip <= s->checkpoint + kBarrierGap) break;
+      result = FoldInto(*s->projection, s->cf, s->checkpoint, tip, nullptr, {});
+      if (!result.ok()) break;
+      s->checkpoint = tip;
+    }
+    if (stopping_.load()) return;
+    // Finish with the leader's exclusivity: fold the rest and go live.
+    if (result.ok()) {
+      Writer w;
+      w.barrier = [&] {
+        const uint64_t tip = next_global_seq_ - 1;
+        result = FoldInto(*s->projection, s->cf, s->checkpoint, tip, nullptr, {});
+        if (result.ok()) {
+          s->checkpoint = tip;
+          s->ready.store(true, std::memory_order_release);
+        }
+      };
+      RunWriter(&w);
+    }
     if (!result.ok()) return;  // stays not ready; reads answer Busy
   }
   tail_cv_.notify_all();

@@ -1,0 +1,224 @@
+// The projection hook inside the ledger (ledger/src/projections.cc): folded in the append's
+// WriteBatch, caught up in the background when behind, rebuildable and comparable by digest.
+#include <thread>
+
+#include "test_util.h"
+
+namespace convledger {
+namespace {
+
+using test::TempDir;
+
+// Counts events per conversation and per type; the fold version is settable so tests can
+// simulate a changed fold. With `fail_on` set, Apply fails for events whose message id matches.
+class CountingProjection : public Projection {
+ public:
+  explicit CountingProjection(uint32_t version = 1, std::string name = "counts")
+      : version_(version), name_(std::move(name)) {}
+  std::string_view Name() const override { return name_; }
+  uint32_t Version() const override { return version_; }
+  Status Apply(const Event& e, StateStore& store) override {
+    if (!fail_on.empty() && e.message_id == fail_on)
+      return Status::InvalidArgument("test_failure", "asked to fail");
+    Bump(store, "conv/" + e.conversation_id);
+    Bump(store, "type/" + std::string(ToString(e.type)) + "/v" + std::to_string(version_));
+    store.Put("last/" + e.conversation_id, std::to_string(e.global_seq));
+    return Status::OK();
+  }
+  std::string fail_on;
+
+ private:
+  static void Bump(StateStore& store, const std::string& key) {
+    std::string v;
+    uint64_t n = 0;
+    if (store.Get(key, &v).ok()) n = std::stoull(v);
+    store.Put(key, std::to_string(n + 1));
+  }
+  uint32_t version_;
+  std::string name_;
+};
+
+std::string ReadKey(Ledger& l, const std::string& key, std::string_view proj = "counts") {
+  auto r = l.NewStateReader(proj);
+  if (!r.ok()) return "<" + r.status().ToString() + ">";
+  std::string v;
+  Status st = (*r)->Get(key, &v);
+  return st.ok() ? v : "<" + st.ToString() + ">";
+}
+
+class ProjectionHookTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Ledger> Open(std::vector<std::shared_ptr<Projection>> projections) {
+    Options o;
+    o.clock = &clock_;
+    o.projections = std::move(projections);
+    auto l = Ledger::Open(dir_.path(), o);
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    return l.ok() ? std::move(l).value() : nullptr;
+  }
+  void AppendMany(Ledger& l, int n, const std::string& conv) {
+    for (int i = 0; i < n; ++i) {
+      auto r = l.Append({test::Sent(conv, conv + "-m" + std::to_string(i))});
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+    }
+  }
+  TempDir dir_;
+  test::FixedClock clock_;
+};
+
+TEST_F(ProjectionHookTest, FoldsInTheSameAppendReadYourWrites) {
+  auto l = Open({std::make_shared<CountingProjection>()});
+  ASSERT_TRUE(l);
+  ASSERT_TRUE(l->WaitForProjections(std::chrono::seconds(10)));
+  ASSERT_OK(l->Append({test::Sent("c1", "m1"), test::Sent("c1", "m2"), test::Sent("c2", "m3")}));
+  // Visible immediately after Append returns, with the checkpoint at the last sequence.
+  EXPECT_EQ(ReadKey(*l, "conv/c1"), "2");
+  EXPECT_EQ(ReadKey(*l, "conv/c2"), "1");
+  EXPECT_EQ(ReadKey(*l, "last/c2"), "3");
+  ASSERT_OK_AND_ASSIGN(auto reader, l->NewStateReader("counts"));
+  EXPECT_EQ(reader->Checkpoint(), 3u);
+  std::vector<std::string> keys;
+  ASSERT_OK(reader->Scan("conv/", [&](std::string_view k, std::string_view) {
+    keys.emplace_back(k);
+    return true;
+  }));
+  EXPECT_EQ(keys, (std::vector<std::string>{"conv/c1", "conv/c2"}));
+}
+
+TEST_F(ProjectionHookTest, RejectedAppendLeavesNoStateBehind) {
+  auto proj = std::make_shared<CountingProjection>();
+  auto l = Open({proj});
+  ASSERT_TRUE(l);
+  ASSERT_OK(l->Append({test::Sent("c1", "m1")}));
+  // An invariant failure in the second event: nothing of the batch, state included.
+  EXPECT_FALSE(l->Append({test::Sent("c1", "m2"), test::Edited("c1", "never-sent")}).ok());
+  EXPECT_EQ(ReadKey(*l, "conv/c1"), "1");
+  // A failing fold fails its append, and only its append.
+  proj->fail_on = "boom";
+  EXPECT_STATUS(l->Append({test::Sent("c1", "boom")}), kInvalidArgument, "test_failure");
+  EXPECT_EQ(l->LastGlobalSeq(), 1u);
+  EXPECT_EQ(ReadKey(*l, "conv/c1"), "1");
+}
+
+TEST_F(ProjectionHookTest, RebuildEqualsIncrementalAndDigestIsStable) {
+  auto l = Open({std::make_shared<CountingProjection>()});
+  ASSERT_TRUE(l);
+  AppendMany(*l, 50, "a");
+  AppendMany(*l, 30, "b");
+  ASSERT_OK_AND_ASSIGN(Digest before, l->ProjectionDigest("counts"));
+  ASSERT_OK_AND_ASSIGN(RebuildReport rep, l->RebuildProjection("counts", false));
+  EXPECT_TRUE(rep.equal) << rep.first_difference;
+  EXPECT_EQ(rep.events, 80u);
+  EXPECT_EQ(rep.checkpoint, 80u);
+  EXPECT_EQ(rep.live_digest, before);
+  EXPECT_EQ(rep.rebuilt_digest, before);
+  // Replacing gives the same state again.
+  ASSERT_OK_AND_ASSIGN(RebuildReport rep2, l->RebuildProjection("counts", true));
+  EXPECT_TRUE(rep2.replaced);
+  ASSERT_OK_AND_ASSIGN(Digest after, l->ProjectionDigest("counts"));
+  EXPECT_EQ(after, before);
+  EXPECT_STATUS(l->ProjectionDigest("nope"), kNotFound, "projection_not_found");
+}
+
+TEST_F(ProjectionHookTest, RebuildReportsAStateThatDiffersFromTheLog) {
+  {
+    auto l = Open({std::make_shared<CountingProjection>()});
+    AppendMany(*l, 5, "a");
+  }
+  // Reopened with a projection that now folds differently under the same version: the stored
+  // state no longer equals a fold of the log, and the rebuild says where.
+  class Drifted : public CountingProjection {
+   public:
+    Status Apply(const Event& e, StateStore& store) override {
+      store.Put("extra/" + e.conversation_id, "x");
+      return CountingProjection::Apply(e, store);
+    }
+  };
+  auto l = Open({std::make_shared<Drifted>()});
+  ASSERT_TRUE(l);
+  ASSERT_OK_AND_ASSIGN(RebuildReport rep, l->RebuildProjection("counts", false));
+  EXPECT_FALSE(rep.equal);
+  EXPECT_EQ(rep.first_difference, "extra/a");
+  ASSERT_OK_AND_ASSIGN(RebuildReport fixed, l->RebuildProjection("counts", true));
+  ASSERT_OK_AND_ASSIGN(RebuildReport again, l->RebuildProjection("counts", false));
+  EXPECT_TRUE(again.equal);
+}
+
+TEST_F(ProjectionHookTest, ProjectionAddedLaterCatchesUpFromTheLog) {
+  {
+    auto l = Open({});
+    AppendMany(*l, 5000, "a");  // more than one catch-up chunk
+  }
+  auto l = Open({std::make_shared<CountingProjection>()});
+  ASSERT_TRUE(l);
+  // Appends keep working while it catches up.
+  ASSERT_OK(l->Append({test::Sent("b", "b-1")}));
+  ASSERT_TRUE(l->WaitForProjections(std::chrono::seconds(60)));
+  ASSERT_OK(l->Append({test::Sent("b", "b-2")}));
+  EXPECT_EQ(ReadKey(*l, "conv/a"), "5000");
+  EXPECT_EQ(ReadKey(*l, "conv/b"), "2");
+  ASSERT_OK_AND_ASSIGN(RebuildReport rep, l->RebuildProjection("counts", false));
+  EXPECT_TRUE(rep.equal) << rep.first_difference;
+  auto infos = l->Projections();
+  ASSERT_EQ(infos.size(), 1u);
+  EXPECT_TRUE(infos[0].ready);
+  EXPECT_EQ(infos[0].checkpoint, 5002u);
+}
+
+TEST_F(ProjectionHookTest, NewFoldVersionIsRebuiltWhileOthersStayAvailable) {
+  {
+    auto l = Open({std::make_shared<CountingProjection>(1),
+                   std::make_shared<CountingProjection>(1, "other")});
+    AppendMany(*l, 3000, "a");
+    EXPECT_EQ(ReadKey(*l, "type/message.sent/v1"), "3000");
+  }
+  auto l = Open({std::make_shared<CountingProjection>(2),
+                 std::make_shared<CountingProjection>(1, "other")});
+  ASSERT_TRUE(l);
+  // "other" is current and readable at once, whatever "counts" is doing.
+  EXPECT_EQ(ReadKey(*l, "conv/a", "other"), "3000");
+  ASSERT_TRUE(l->WaitForProjections(std::chrono::seconds(60)));
+  // The old version's keys are gone; the new fold produced its own.
+  EXPECT_EQ(ReadKey(*l, "type/message.sent/v2"), "3000");
+  EXPECT_NE(ReadKey(*l, "type/message.sent/v1"), "3000");
+  EXPECT_EQ(l->Projections()[0].version, 2u);
+}
+
+TEST_F(ProjectionHookTest, ConcurrentAppendsDuringCatchUpLoseNothing) {
+  {
+    auto l = Open({});
+    AppendMany(*l, 6000, "a");
+  }
+  auto l = Open({std::make_shared<CountingProjection>()});
+  ASSERT_TRUE(l);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i)
+        EXPECT_OK(l->Append({test::Sent("t" + std::to_string(t), "m" + std::to_string(i))}));
+    });
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(l->WaitForProjections(std::chrono::seconds(60)));
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(ReadKey(*l, "conv/t" + std::to_string(t)), "200");
+  EXPECT_EQ(ReadKey(*l, "conv/a"), "6000");
+  ASSERT_OK_AND_ASSIGN(RebuildReport rep, l->RebuildProjection("counts", false));
+  EXPECT_TRUE(rep.equal) << rep.first_difference;
+}
+
+TEST_F(ProjectionHookTest, StateSurvivesReopenWithoutRefolding) {
+  Digest d{};
+  {
+    auto l = Open({std::make_shared<CountingProjection>()});
+    AppendMany(*l, 20, "a");
+    ASSERT_OK_AND_ASSIGN(d, l->ProjectionDigest("counts"));
+  }
+  auto l = Open({std::make_shared<CountingProjection>()});
+  ASSERT_TRUE(l);
+  // Ready at open: nothing to catch up.
+  EXPECT_TRUE(l->Projections()[0].ready);
+  ASSERT_OK_AND_ASSIGN(Digest again, l->ProjectionDigest("counts"));
+  EXPECT_EQ(again, d);
+}
+
+}  // namespace
+}  // namespace convledger
