@@ -183,9 +183,14 @@ Status LedgerImpl::OpenProjections() {
         it->SeekToFirst();
         empty = !it->Valid();
       }
+      if (options_.read_only) {
+        // Cannot rebuild here: the projection stays unavailable (reads answer Busy) and a
+        // read-write open will rebuild it.
+        slot->checkpoint = have ? seq : 0;
+        if (!have || version != slot->projection->Version()) slot->checkpoint = UINT64_MAX;
+        continue;
+      }
       if (!empty || have) {
-        if (options_.read_only)
-          return Status::Busy("projection " + slot->name + " needs a rebuild; open read-write");
         if (Status st = ClearState(slot->cf); !st.ok()) return st;
       }
       slot->checkpoint = 0;
