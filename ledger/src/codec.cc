@@ -26,7 +26,8 @@ flatbuffers::Offset<flatbuffers::String> Str(flatbuffers::FlatBufferBuilder& b,
 flatbuffers::Offset<fbs::SealedContent> Seal(flatbuffers::FlatBufferBuilder& b,
                                               const Content* content,
                                               const std::vector<std::string>* params) {
-  flatbuffers::FlatBufferBuilder inner(256);
+  thread_local flatbuffers::FlatBufferBuilder inner(256);
+  inner.Clear();
   inner.ForceDefaults(true);
   flatbuffers::Offset<flatbuffers::String> text;
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fbs::Media>>> media;
@@ -85,7 +86,9 @@ EventId NewEventId() {
 }
 
 Encoded EncodeEvent(const Event& e) {
-  flatbuffers::FlatBufferBuilder b(512);
+  // Builders are reused per thread: their buffers stay allocated between events.
+  thread_local flatbuffers::FlatBufferBuilder b(1024);
+  b.Clear();
   b.ForceDefaults(true);
   flatbuffers::Offset<void> body;
   fbs::Body body_type = fbs::Body::NONE;
@@ -201,7 +204,8 @@ void PatchAssigned(std::string* bytes, const Assigned& a) {
 }
 
 std::string BuildRecord(std::string_view event_bytes, const Digest& hash) {
-  flatbuffers::FlatBufferBuilder b(event_bytes.size() + 128);
+  thread_local flatbuffers::FlatBufferBuilder b(1024);
+  b.Clear();
   b.ForceDefaults(true);
   b.ForceVectorAlignment(event_bytes.size(), 1, 8);
   auto ev = b.CreateVector(reinterpret_cast<const uint8_t*>(event_bytes.data()),
@@ -295,6 +299,7 @@ Status ParseRecord(std::string_view record, bool check_hash, RecordView* out) {
   out->global_seq = ev->global_seq();
   out->conversation_seq = ev->conversation_seq();
   out->conversation_id = ev->conversation_id()->string_view();
+  out->tenant = ev->tenant() ? ev->tenant()->string_view() : std::string_view();
   out->prev_hash = ToDigest(ev->prev_hash());
   if (check_hash && EventHash(out->prev_hash, out->event_bytes) != out->hash)
     return Status::Corruption("hash_mismatch", "global_seq " + std::to_string(out->global_seq) +

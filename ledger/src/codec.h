@@ -45,6 +45,7 @@ struct RecordView {
   uint64_t global_seq = 0;
   uint64_t conversation_seq = 0;
   std::string_view conversation_id;
+  std::string_view tenant;
   Digest prev_hash{};
 };
 // Runs the FlatBuffers verifier on the record and its nested event; with `check_hash` also

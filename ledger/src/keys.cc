@@ -74,25 +74,6 @@ std::string MessageKey(std::string_view conversation_id, std::string_view messag
   return k;
 }
 
-std::string EncodeHead(const HeadValue& h) {
-  std::string v;
-  v.reserve(48 + h.tenant.size());
-  PutBe64(&v, h.conversation_seq);
-  PutBe64(&v, h.global_seq);
-  v.append(reinterpret_cast<const char*>(h.hash.data()), h.hash.size());
-  v.append(h.tenant);
-  return v;
-}
-
-bool DecodeHead(std::string_view v, HeadValue* h) {
-  if (v.size() < 48) return false;
-  h->conversation_seq = GetBe64(v.data());
-  h->global_seq = GetBe64(v.data() + 8);
-  std::memcpy(h->hash.data(), v.data() + 16, 32);
-  h->tenant.assign(v.substr(48));
-  return true;
-}
-
 std::string EncodeCheckpoint(uint64_t global_seq, uint32_t version) {
   std::string v;
   PutBe64(&v, global_seq);

@@ -3,7 +3,6 @@
 //   events       ConvPrefix(conv) || be64(conversation_seq)  -> Record bytes (written once)
 //   global_index be64(global_seq)                             -> events key
 //   idempotency  be16(len) tenant || key                      -> be64(global_seq) || fingerprint(32)
-//   heads        conversation id                              -> Head value (see EncodeHead)
 //   messages     ConvPrefix(conv) || message id               -> flags(1)
 //   default      "format"                                     -> "1"
 //   default      "last_global_seq"                            -> be64 (written with every commit)
@@ -24,7 +23,6 @@ namespace convledger::keys {
 inline constexpr char kEventsCf[] = "events";
 inline constexpr char kGlobalIndexCf[] = "global_index";
 inline constexpr char kIdempotencyCf[] = "idempotency";
-inline constexpr char kHeadsCf[] = "heads";
 inline constexpr char kMessagesCf[] = "messages";
 inline constexpr char kLastGlobalSeqKey[] = "last_global_seq";
 inline constexpr char kConversationsKey[] = "conversations";
@@ -43,15 +41,13 @@ std::string GlobalKey(uint64_t global_seq);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
 std::string MessageKey(std::string_view conversation_id, std::string_view message_id);
 
-// heads value: be64(conversation_seq) || be64(global_seq) || hash(32) || tenant
+// A conversation's head (read from its last event; cached by the writer).
 struct HeadValue {
   uint64_t conversation_seq = 0;
   uint64_t global_seq = 0;
   Digest hash{};
   std::string tenant;
 };
-std::string EncodeHead(const HeadValue& h);
-bool DecodeHead(std::string_view v, HeadValue* h);
 
 // Projection column families reserve keys starting with 0x00; the checkpoint is
 // "\0checkpoint" -> be64(last folded global_seq) || be32(fold version).

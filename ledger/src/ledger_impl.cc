@@ -17,6 +17,8 @@ namespace {
 constexpr size_t kMaxGroupEvents = 4096;
 // Head cache entries kept by the leader before it starts over.
 constexpr size_t kMaxCachedHeads = 200000;
+// The "last_global_seq" marker is refreshed every this many global sequences.
+constexpr uint64_t kMarkerEvery = 1024;
 constexpr char kFormatKey[] = "format";
 constexpr char kFormatVersion[] = "1";
 
@@ -173,6 +175,15 @@ LedgerImpl::~LedgerImpl() {
   }
   tail_cv_.notify_all();
   if (db_) {
+    if (!options_.read_only && bg_error_.ok()) {
+      // A clean close leaves the commit marker exact (it is otherwise refreshed every
+      // kMarkerEvery sequences), so a damaged index tail never makes a sequence reused.
+      std::string v;
+      keys::PutBe64(&v, last_committed_.load());
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      db_->Put(wo, default_cf_, keys::kLastGlobalSeqKey, v).PermitUncheckedError();
+    }
     if (!options_.read_only) db_->FlushWAL(true).PermitUncheckedError();
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db_->Close().PermitUncheckedError();
@@ -211,7 +222,6 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
       {keys::kEventsCf, cf_options(false)},
       {keys::kGlobalIndexCf, cf_options(false)},
       {keys::kIdempotencyCf, cf_options(true)},
-      {keys::kHeadsCf, cf_options(true)},
       {keys::kMessagesCf, cf_options(true)},
   };
   for (const auto& proj : options.projections) {
@@ -241,8 +251,7 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->events_cf_ = impl->handles_[1];
   impl->global_cf_ = impl->handles_[2];
   impl->idem_cf_ = impl->handles_[3];
-  impl->heads_cf_ = impl->handles_[4];
-  impl->messages_cf_ = impl->handles_[5];
+  impl->messages_cf_ = impl->handles_[4];
   impl->default_cf_ = impl->handles_[0];
 
   std::string format;
@@ -406,14 +415,16 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   }
   if (!any_ok) return;
   uint64_t created = 0;
-  for (const auto& [conv, h] : g.heads) {
-    if (h.dirty) batch.Put(heads_cf_, conv, keys::EncodeHead(h.value)).PermitUncheckedError();
+  for (const auto& [conv, h] : g.heads)
     if (h.created) ++created;
-  }
   {
+    // The commit marker is written when a group crosses a multiple of kMarkerEvery, not with
+    // every group: one more Put per single-event append costs ~15% of the append rate.
     std::string v;
-    keys::PutBe64(&v, g.next_global_seq - 1);
-    batch.Put(default_cf_, keys::kLastGlobalSeqKey, v).PermitUncheckedError();
+    if ((g.next_global_seq - 1) / kMarkerEvery != (next_global_seq_ - 1) / kMarkerEvery) {
+      keys::PutBe64(&v, g.next_global_seq - 1);
+      batch.Put(default_cf_, keys::kLastGlobalSeqKey, v).PermitUncheckedError();
+    }
     if (created) {
       v.clear();
       keys::PutBe64(&v, conversations_ + created);
@@ -481,15 +492,7 @@ Status LedgerImpl::LoadHead(const std::string& conv, Overlay& group, Overlay& lo
     h.exists = true;
     h.value = it->second;
   } else {
-    std::string v;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), heads_cf_, conv, &v);
-    if (s.ok()) {
-      if (!keys::DecodeHead(v, &h.value))
-        return Status::Corruption("corrupt_head", "head of " + conv + " is unreadable");
-      h.exists = true;
-    } else if (!s.IsNotFound()) {
-      return FromRocks(s, "reading head");
-    }
+    if (Status st = HeadFromLog(conv, &h.exists, &h.value); !st.ok()) return st;
   }
   *out = &(local.heads[conv] = h);
   return Status::OK();
@@ -833,7 +836,7 @@ Status LedgerImpl::ScanConversation(std::string_view conversation_id, uint64_t a
                                                    std::string(conversation_id));
     std::string_view value = AlignedView(it->value(), &buf);
     codec::RecordView rv;
-    if (Status st = codec::ParseRecord(value, true, &rv); !st.ok())
+    if (Status st = codec::ParseRecord(value, options.verify_hashes, &rv); !st.ok())
       return Status::Corruption(st.reason(), "conversation " + std::string(conversation_id) +
                                                  " seq " + std::to_string(kseq) + ": " +
                                                  st.message());
@@ -903,7 +906,7 @@ Status LedgerImpl::ScanGlobal(uint64_t after, const ReadOptions& options,
       if (!statuses[i].ok()) return FromRocks(statuses[i], "reading events");
       std::string_view value = AlignedView(values[i], &buf);
       codec::RecordView rv;
-      if (Status st = codec::ParseRecord(value, true, &rv); !st.ok())
+      if (Status st = codec::ParseRecord(value, options.verify_hashes, &rv); !st.ok())
         return Status::Corruption(st.reason(), "global_seq " + std::to_string(seqs[i]) + ": " +
                                                    st.message());
       if (rv.global_seq != seqs[i])
@@ -956,16 +959,45 @@ Result<std::vector<Event>> LedgerImpl::ReadConversation(std::string_view convers
   return out;
 }
 
+Status LedgerImpl::HeadFromLog(std::string_view conversation_id, bool* exists,
+                               keys::HeadValue* out) {
+  // The head is the last event of the conversation: one backward seek in its key range.
+  const std::string prefix = keys::ConvPrefix(conversation_id);
+  rocksdb::Slice lower(prefix);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  it->SeekForPrev(keys::EventRangeEnd(conversation_id));
+  *exists = false;
+  if (!it->Valid()) return FromRocks(it->status(), "reading head");
+  std::string_view kconv;
+  uint64_t kseq = 0;
+  if (!keys::ParseEventKey(std::string_view(it->key().data(), it->key().size()), &kconv, &kseq) ||
+      kconv != conversation_id)
+    return Status::OK();
+  std::string buf;
+  std::string_view value = AlignedView(it->value(), &buf);
+  codec::RecordView rv;
+  if (Status st = codec::ParseRecord(value, false, &rv); !st.ok())
+    return Status::Corruption(st.reason(), "head of conversation " + std::string(conversation_id) +
+                                               ": " + st.message());
+  *exists = true;
+  out->conversation_seq = rv.conversation_seq;
+  out->global_seq = rv.global_seq;
+  out->hash = rv.hash;
+  out->tenant.assign(rv.tenant);
+  return Status::OK();
+}
+
 Result<Head> LedgerImpl::GetHead(std::string_view conversation_id) {
-  std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), heads_cf_,
-                               rocksdb::Slice(conversation_id.data(), conversation_id.size()), &v);
-  if (s.IsNotFound())
+  if (conversation_id.empty() || conversation_id.size() > kMaxConversationIdBytes)
+    return Status::InvalidArgument("invalid_value", "conversation id must be 1 to 256 bytes");
+  bool exists = false;
+  keys::HeadValue h;
+  if (Status st = HeadFromLog(conversation_id, &exists, &h); !st.ok()) return st;
+  if (!exists)
     return Status::NotFound("conversation_not_found",
                             "conversation " + std::string(conversation_id) + " has no events");
-  if (!s.ok()) return FromRocks(s, "reading head");
-  keys::HeadValue h;
-  if (!keys::DecodeHead(v, &h)) return Status::Corruption("corrupt_head", "head unreadable");
   return Head{h.conversation_seq, h.hash, h.global_seq};
 }
 

@@ -116,6 +116,7 @@ class LedgerImpl final : public Ledger {
   Status LoadMessageFlags(const std::string& key, Overlay& group, Overlay& local, uint8_t* out);
   Status CheckAndApplyInvariants(const Event& e, Overlay& group, Overlay& local);
   Status LoadOriginal(uint64_t global_seq, AppendResult* out);
+  Status HeadFromLog(std::string_view conversation_id, bool* exists, keys::HeadValue* out);
   // Runs `w` through the writer queue; returns once it is done.
   void RunWriter(Writer* w);
 
@@ -141,7 +142,6 @@ class LedgerImpl final : public Ledger {
   rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* global_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* idem_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* heads_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* messages_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
 

@@ -161,7 +161,7 @@ Status LedgerImpl::OpenProjections() {
   const uint64_t last = last_committed_.load();
   // Drop scratch states a crashed rebuild may have left.
   if (!options_.read_only) {
-    for (size_t i = 6; i < handles_.size(); ++i) {
+    for (size_t i = 5; i < handles_.size(); ++i) {
       const std::string& n = handles_[i]->GetName();
       if (n.rfind("proj.", 0) == 0 && n.size() > 8 && n.substr(n.size() - 8) == ".rebuild")
         db_->DropColumnFamily(handles_[i]).PermitUncheckedError();

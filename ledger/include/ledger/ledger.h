@@ -85,6 +85,12 @@ struct ReadOptions {
   uint64_t as_of_global_seq = 0;
   // Most events to return. 0: no limit (reads of a whole conversation).
   size_t limit = 0;
+  // Recompute every record's SHA-256 and compare it with the stored hash, so a record altered
+  // underneath the ledger is refused (Corruption, reason hash_mismatch). The FlatBuffers
+  // verifier runs on every read regardless, and RocksDB's block checksums catch bit rot; the
+  // hash costs about as much as the read itself, so it is opt-in: Verify and exports set it.
+  // Default: false.
+  bool verify_hashes = false;
 };
 
 // The head of a conversation.
