@@ -24,6 +24,26 @@ void AddDataOption(CLI::App* sub, std::string* data_dir) {
   sub->add_option("--data", *data_dir, "Ledger directory")->capture_default_str();
 }
 
+void AddProgressOption(CLI::App* sub, Progress* progress) {
+  sub->add_option("--progress", *progress,
+                  "auto: a bar when stderr is a terminal, else a log line now and then")
+      ->transform(
+          CLI::CheckedTransformer(std::map<std::string, Progress>{{"auto", Progress::kAuto},
+                                                                  {"bar", Progress::kBar},
+                                                                  {"log", Progress::kLog},
+                                                                  {"none", Progress::kNone}},
+                                  CLI::ignore_case))
+      ->default_str("auto");
+}
+
+void AddConversationViewOptions(CLI::App* sub, ConversationViewCommand* cmd) {
+  sub->add_option("ID", cmd->conversation_id, "Conversation id")->required();
+  sub->add_option("--as-of", cmd->as_of,
+                  "A global sequence (the log cut there) or an RFC 3339 time (what had happened "
+                  "by then by the source clock)");
+  sub->add_flag("--pretty", cmd->pretty, "Indented JSON instead of one line");
+}
+
 }  // namespace
 
 int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
@@ -71,16 +91,53 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   CLI::App* verify_cmd =
       app.add_subcommand("verify", "Check every record, hash chain and index; JSON summary");
   AddDataOption(verify_cmd, &verify.data_dir);
+  AddProgressOption(verify_cmd, &verify.progress);
+
   verify_cmd
-      ->add_option("--progress", verify.progress,
-                   "auto: a bar when stderr is a terminal, else a log line now and then")
-      ->transform(
-          CLI::CheckedTransformer(std::map<std::string, Progress>{{"auto", Progress::kAuto},
-                                                                  {"bar", Progress::kBar},
-                                                                  {"log", Progress::kLog},
-                                                                  {"none", Progress::kNone}},
-                                  CLI::ignore_case))
-      ->default_str("auto");
+      ->add_option("--projections", verify.projections,
+                   "Check the views too: none; sample (up to 100 conversations folded alone and "
+                   "compared with the stored state, read-only); full (every view rebuilt from the "
+                   "log and compared; opens read-write)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, ProjectionCheck>{{"none", ProjectionCheck::kNone},
+                                                 {"sample", ProjectionCheck::kSample},
+                                                 {"full", ProjectionCheck::kFull}},
+          CLI::ignore_case))
+      ->default_str("sample");
+
+  ConversationViewCommand history;
+  CLI::App* history_cmd = app.add_subcommand(
+      "history", "Print one conversation's dispute history as JSON (every version, flags)");
+  AddDataOption(history_cmd, &history.data_dir);
+  AddConversationViewOptions(history_cmd, &history);
+
+  ConversationViewCommand view;
+  CLI::App* view_cmd = app.add_subcommand(
+      "view", "Print exactly what the customer's app shows of one conversation, as JSON");
+  AddDataOption(view_cmd, &view.data_dir);
+  AddConversationViewOptions(view_cmd, &view);
+
+  AnalyticsCommand analytics;
+  CLI::App* analytics_cmd = app.add_subcommand(
+      "analytics", "Print counters per tenant, agent, UTC day and template as JSON");
+  AddDataOption(analytics_cmd, &analytics.data_dir);
+  analytics_cmd->add_option("--tenant", analytics.tenant, "Only this tenant (default: all)");
+  analytics_cmd->add_option("--from", analytics.from_day, "First UTC day, YYYY-MM-DD (inclusive)");
+  analytics_cmd->add_option("--to", analytics.to_day, "Last UTC day, YYYY-MM-DD (inclusive)");
+  analytics_cmd->add_option("--as-of", analytics.as_of,
+                            "A global sequence (the log cut there) or an RFC 3339 time");
+  analytics_cmd->add_flag("--pretty", analytics.pretty, "Indented JSON instead of one line");
+
+  RebuildCommand rebuild;
+  CLI::App* rebuild_cmd = app.add_subcommand(
+      "rebuild",
+      "Rebuild views from the log, compare with the live state byte for byte, print digests");
+  AddDataOption(rebuild_cmd, &rebuild.data_dir);
+  rebuild_cmd->add_option("--projection", rebuild.projection,
+                          "Only this view: history, customer_view or analytics (default: all)");
+  rebuild_cmd->add_flag("--check-only", rebuild.check_only,
+                        "Compare only; keep the live state (exit 1 when it differs)");
+  AddProgressOption(rebuild_cmd, &rebuild.progress);
 
   StatsCommand stats;
   CLI::App* stats_cmd = app.add_subcommand("stats", "Print ledger statistics as JSON");
@@ -107,6 +164,10 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
     if (*events_cmd) return RunEvents(events, out);
     if (*verify_cmd) return RunVerify(verify, out);
     if (*stats_cmd) return RunStats(stats, out);
+    if (*history_cmd) return RunHistory(history, out);
+    if (*view_cmd) return RunView(view, out);
+    if (*analytics_cmd) return RunAnalytics(analytics, out);
+    if (*rebuild_cmd) return RunRebuild(rebuild, out);
     if (*demo_cmd) return RunDemo(demo, out);
   } catch (const std::exception& e) {
     // Nothing below throws by design; an allocation failure or a bug still ends cleanly.

@@ -77,14 +77,31 @@ enum class Progress {
   kNone,
 };
 
+// How `verify` checks the views (projections) besides the log.
+enum class ProjectionCheck {
+  kNone,    // not at all
+  kSample,  // up to kVerifySampleConversations conversations, each folded alone and compared
+            // byte for byte with its slice of the stored history and customer_view state
+            // (analytics: digest only); read-only
+  kFull,    // every projection rebuilt from the log into a scratch state and compared
+            // (Ledger::RebuildProjection without replace); needs a read-write open
+};
+
+// Most conversations `verify --projections sample` folds and compares.
+inline constexpr size_t kVerifySampleConversations = 100;
+
 // `convledger verify`: checks the whole ledger, prints a JSON summary.
 struct VerifyCommand {
   std::string data_dir = kDefaultDataDir;
   // Default: kAuto.
   Progress progress = Progress::kAuto;
+  // Default: kSample. kNone and kSample open the ledger read-only (beside a running writer);
+  // kFull opens it read-write (a scratch column family), so no other process may have it open.
+  ProjectionCheck projections = ProjectionCheck::kSample;
 };
-// kExitOk only when the ledger is intact; kExitFailed when problems were found (listed in the
-// summary), the Status mapping when verify itself could not run.
+// kExitOk only when the ledger is intact and every checked view matches; kExitFailed when
+// problems or mismatches were found (listed in the summary), the Status mapping when verify
+// itself could not run (a view that is not ready in a read-only open: busy, kExitIo).
 int RunVerify(const VerifyCommand& cmd, std::ostream& out);
 
 // `convledger stats`: Ledger::Stats as one JSON object.
@@ -101,6 +118,59 @@ struct DemoCommand {
 };
 // Idempotent: a second run appends nothing (every event comes back as a duplicate), kExitOk.
 int RunDemo(const DemoCommand& cmd, std::ostream& out);
+
+// `convledger history` and `convledger view`: one conversation's dispute history or customer
+// view as JSON (projections::History / CustomerView).
+struct ConversationViewCommand {
+  std::string data_dir = kDefaultDataDir;
+  std::string conversation_id;
+  // A global sequence ("123": the log cut there) or an RFC 3339 time (everything that had
+  // happened by then by the source clock). Default: empty (the current view, from stored state).
+  std::string as_of;
+  // Indented JSON instead of one line. Default: false.
+  bool pretty = false;
+};
+// Read-only. The current view is read from stored state; when that view is not ready (being
+// rebuilt by a writer, or behind the log) it is folded from the log up to LastGlobalSeq()
+// instead (logged at debug level). Unknown conversation (or none as of the point asked for):
+// kExitFailed, reason conversation_not_found. Bad --as-of (unparsable, or a sequence beyond the
+// log): kExitUsage, reason invalid_as_of. Errors are logged as their JSON on stderr.
+int RunHistory(const ConversationViewCommand& cmd, std::ostream& out);
+int RunView(const ConversationViewCommand& cmd, std::ostream& out);
+
+// `convledger analytics`: counters per tenant, agent and day (projections::Analytics).
+struct AnalyticsCommand {
+  std::string data_dir = kDefaultDataDir;
+  // Only this tenant. Default: empty (every tenant).
+  std::string tenant;
+  // "YYYY-MM-DD" (UTC), inclusive. Default: empty (unbounded).
+  std::string from_day;
+  std::string to_day;
+  // As in ConversationViewCommand; an as-of analytics folds the whole log up to that point.
+  std::string as_of;
+  bool pretty = false;
+};
+// Like RunHistory; a malformed --from/--to is kExitUsage (reason invalid_day), and so is --from
+// after --to (invalid_range).
+int RunAnalytics(const AnalyticsCommand& cmd, std::ostream& out);
+
+// `convledger rebuild`: rebuilds views from the log and compares them with the live state.
+struct RebuildCommand {
+  std::string data_dir = kDefaultDataDir;
+  // Only this projection (history, customer_view, analytics). Default: empty (all).
+  std::string projection;
+  // Compare only; leave the live state as it is. Default: false (replace it by the rebuild).
+  bool check_only = false;
+  // Default: kAuto.
+  Progress progress = Progress::kAuto;
+};
+// Opens read-write (never creates), waits for the views to be ready, then per projection
+// Ledger::RebuildProjection(name, !check_only) and one JSON line: {"projection", "events",
+// "checkpoint", "live_digest", "rebuilt_digest", "equal", "first_difference" (hex of the first
+// differing state key; only when not equal), "replaced"}. kExitOk when every projection was
+// equal or replaced; kExitFailed when a check-only found a difference; kExitUsage for an unknown
+// projection (reason projection_not_found).
+int RunRebuild(const RebuildCommand& cmd, std::ostream& out);
 
 // The whole CLI: parses `argv` and runs the subcommand with the given streams (usage errors
 // and --help go to `err` and `out`). Returns the exit code.

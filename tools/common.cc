@@ -2,11 +2,17 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
+#include <thread>
+#include <utility>
 
 #include "ledger/time.h"
+#include "projections/projections.h"
 #include "tools/cli.h"
 
 namespace convledger::cli {
@@ -47,14 +53,16 @@ Result<std::unique_ptr<Ledger>> OpenLedger(const std::string& data_dir, OpenMode
                                            Durability durability) {
   Options options;
   options.durability = durability;
-  if (mode == OpenMode::kReadOnly) {
-    // A read-only open must not create an empty ledger as a side effect of a typo in --data.
+  // Every opener maintains every view: an append by any writer folds them in its batch.
+  options.projections = projections::MakeAll();
+  if (mode != OpenMode::kReadWrite) {
+    // Such an open must not create an empty ledger as a side effect of a typo in --data.
     std::error_code ec;
     if (!std::filesystem::is_directory(data_dir, ec) || std::filesystem::is_empty(data_dir, ec)) {
       return Status::IOError("no ledger in '" + data_dir +
                              "' (create one with `convledger append` or `convledger demo`)");
     }
-    options.read_only = true;
+    options.read_only = mode == OpenMode::kReadOnly;
     options.create_if_missing = false;
   }
   Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(data_dir, options);
@@ -80,6 +88,110 @@ Json AppendResultToJson(const AppendResult& r) {
               {"recorded_at", FormatRfc3339(r.recorded_at_us)},
               {"event_id", FormatEventId(r.event_id)},
               {"duplicate", r.duplicate}};
+}
+
+Status WaitForProjectionsReady(Ledger& ledger, Progress progress, const std::string& label,
+                               std::chrono::milliseconds stall) {
+  if (ledger.WaitForProjections(std::chrono::milliseconds(200))) return Status::OK();
+  Log().info("{}: waiting for the views to catch up with the log", label);
+  ProgressReporter reporter(progress, label + ": catching up views");
+  uint64_t best = 0;
+  auto last_move = std::chrono::steady_clock::now();
+  while (!ledger.WaitForProjections(std::chrono::milliseconds(250))) {
+    // Done = the least checkpoint among the projections still catching up.
+    uint64_t done = UINT64_MAX;
+    std::string behind;
+    for (const ProjectionInfo& p : ledger.Projections()) {
+      if (p.ready) continue;
+      done = std::min(done, p.checkpoint);
+      behind = p.name;
+    }
+    if (done == UINT64_MAX) continue;  // became ready between the two calls
+    reporter.Update(done, ledger.LastGlobalSeq());
+    const auto now = std::chrono::steady_clock::now();
+    if (done > best) {
+      best = done;
+      last_move = now;
+    } else if (now - last_move > stall) {
+      return Status::Busy("projection " + behind + " stopped catching up at global_seq " +
+                          std::to_string(done) + "; its fold may be failing");
+    }
+  }
+  return Status::OK();
+}
+
+ProgressReporter::ProgressReporter(Progress mode, std::string label)
+    : mode_(mode != Progress::kAuto ? mode
+                                    : (::isatty(STDERR_FILENO) ? Progress::kBar : Progress::kLog)),
+      label_(std::move(label)),
+      last_log_(std::chrono::steady_clock::now()) {}
+
+ProgressReporter::~ProgressReporter() { EndLine(); }
+
+void ProgressReporter::EndLine() {
+  if (mode_ == Progress::kBar && drawn_) std::fputc('\n', stderr);
+  drawn_ = false;
+  last_permille_ = -1;
+}
+
+void ProgressReporter::SetLabel(std::string label) {
+  EndLine();
+  label_ = std::move(label);
+}
+
+void ProgressReporter::Update(uint64_t done, uint64_t total) {
+  switch (mode_) {
+    case Progress::kBar:
+      DrawBar(done, total);
+      break;
+    case Progress::kLog:
+      MaybeLog(done, total);
+      break;
+    case Progress::kNone:
+    case Progress::kAuto:
+      break;
+  }
+}
+
+void ProgressReporter::DrawBar(uint64_t done, uint64_t total) {
+  constexpr int kBarWidth = 40;
+  const int permille =
+      total == 0 ? 1000
+                 : static_cast<int>(std::min<uint64_t>(1000, done * 1000 / std::max<uint64_t>(total, 1)));
+  if (drawn_ && permille == last_permille_) return;  // redraw only when it moves
+  last_permille_ = permille;
+  drawn_ = true;
+  const int filled = permille * kBarWidth / 1000;
+  std::string bar(static_cast<size_t>(filled), '=');
+  if (filled < kBarWidth) bar += '>';
+  bar.resize(kBarWidth, ' ');
+  std::fprintf(stderr, "\r%s [%s] %5.1f%%  %llu/%llu events", label_.c_str(), bar.c_str(),
+               permille / 10.0, static_cast<unsigned long long>(done),
+               static_cast<unsigned long long>(total));
+  std::fflush(stderr);
+}
+
+void ProgressReporter::MaybeLog(uint64_t done, uint64_t total) {
+  constexpr std::chrono::seconds kLogEvery{5};
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_log_ < kLogEvery) return;
+  last_log_ = now;
+  Log().info("{}: {}/{} events", label_, done, total);
+}
+
+std::string HexBytes(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+void LogError(const std::string& context, const Status& status) {
+  Log().error("{}: {}", context, DumpLine(ErrorToJson(status)));
 }
 
 std::string DumpLine(const Json& j) {

@@ -261,6 +261,9 @@ int RunDemo(const DemoCommand& cmd, std::ostream& out) {
     out << "  " << prog << " events --data " << data << " --conversation "
         << conversation.conversation_id << "\n";
   }
+  out << "  " << prog << " history --data " << data << " demo-wa-ben --pretty\n"
+      << "  " << prog << " view --data " << data << " demo-wa-anna --pretty\n"
+      << "  " << prog << " analytics --data " << data << " --pretty\n";
   out << "  " << prog << " events --data " << data << " --limit 5\n"
       << "  " << prog << " verify --data " << data << "\n"
       << "  " << prog << " stats --data " << data << "\n";

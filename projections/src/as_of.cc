@@ -1,5 +1,6 @@
 // The current views come from stored state (no fold); an as-of view folds the log up to the
 // point asked for into a MemoryState and renders that with the same code.
+#include <algorithm>
 #include <cctype>
 
 #include "ledger/time.h"
@@ -35,13 +36,19 @@ Result<AsOf> ParseAsOf(std::string_view text) {
 
 namespace {
 
+uint64_t PinOf(Ledger& ledger, const AsOf& as_of) {
+  const uint64_t last = ledger.LastGlobalSeq();
+  return as_of.global_seq ? std::min(as_of.global_seq, last) : last;
+}
+
 // Folds the events of one conversation up to `as_of` into `state`.
 Status FoldConversation(Ledger& ledger, Projection& projection, std::string_view conversation_id,
                         const AsOf& as_of, MemoryState* state) {
   ReadOptions ro;
-  ro.as_of_global_seq = as_of.global_seq;
+  // Pin the read: the state is the log cut at `pin`, and says so in its checkpoint.
+  const uint64_t pin = PinOf(ledger, as_of);
+  ro.as_of_global_seq = pin;
   Status fold_error;
-  uint64_t last = 0;
   Status st = ledger.ScanConversation(conversation_id, 0, ro, [&](const RawEvent& raw) {
     auto ev = DecodeRecord(raw.record);
     if (!ev.ok()) {
@@ -54,20 +61,20 @@ Status FoldConversation(Ledger& ledger, Projection& projection, std::string_view
       fold_error = a;
       return false;
     }
-    last = ev->global_seq;
     return true;
   });
   if (!st.ok()) return st;
   if (!fold_error.ok()) return fold_error;
-  state->set_checkpoint(last);
+  state->set_checkpoint(pin);
   return Status::OK();
 }
 
 Status FoldAll(Ledger& ledger, Projection& projection, const AsOf& as_of, MemoryState* state) {
   ReadOptions ro;
-  ro.as_of_global_seq = as_of.global_seq;
+  // Pin the read: the state is the log cut at `pin`, and says so in its checkpoint.
+  const uint64_t pin = PinOf(ledger, as_of);
+  ro.as_of_global_seq = pin;
   Status fold_error;
-  uint64_t last = 0;
   Status st = ledger.ScanGlobal(0, ro, [&](const RawEvent& raw) {
     auto ev = DecodeRecord(raw.record);
     if (!ev.ok()) {
@@ -80,12 +87,11 @@ Status FoldAll(Ledger& ledger, Projection& projection, const AsOf& as_of, Memory
       fold_error = a;
       return false;
     }
-    last = ev->global_seq;
     return true;
   });
   if (!st.ok()) return st;
   if (!fold_error.ok()) return fold_error;
-  state->set_checkpoint(last);
+  state->set_checkpoint(pin);
   return Status::OK();
 }
 

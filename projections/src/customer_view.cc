@@ -1,2 +1,444 @@
-// placeholder: being written
+// customer_view: exactly what the customer's app shows, folded from the log on its own (it never
+// reads the history state). Layout, JSON shapes and the rules are written up in
+// docs/customer_view.md; the short version:
+//
+//   'c' || ConvKey(conv) || 'h'                         header {"channel"}
+//   'c' || ConvKey(conv) || 'r' || message_id           working record of one message (never
+//                                                       rendered as is)
+//   'c' || ConvKey(conv) || 'm' || be64(sent_at ^ 2^63) || be64(conversation_seq of the send)
+//                                                       the message's rendered JSON fragment
+//
+// (ConvKey starts with a 0x00 length byte for short ids, and keys starting with 0x00 belong to
+// the ledger, hence the 'c'.) Every event touches at most one record, one fragment and the
+// header, and rendering concatenates the fragments in key order: the platform's own order.
+//
+// Why a record beside the fragment: observations arrive out of order (an edit, a deletion, a
+// status or a reaction before the send it refers to), and whether an edit or deletion reached the
+// customer depends on the send's time and channel. The record keeps what is needed to decide
+// once the send is known, and nothing the customer could no longer see: content is dropped as
+// soon as a deletion for everyone takes effect or the message is redacted.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "channel_rules.h"
+#include "ledger/time.h"
 #include "projections/projections.h"
+#include "state_keys.h"
+
+namespace convledger::projections {
+namespace {
+
+using json = nlohmann::json;
+
+// What the customer sees in place of redacted (or erased, sealed) content.
+constexpr char kRedactedPlaceholder[] = "[redacted]";
+
+constexpr uint32_t kVersion = 1;
+
+std::string Dump(const json& j) {
+  // Never throws: invalid UTF-8 (only possible from events built in code) becomes U+FFFD.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string ConvPrefix(std::string_view conv) {
+  std::string k(1, 'c');
+  k += keys::ConvKey(conv);
+  return k;
+}
+
+std::string HeaderKey(std::string_view conv) { return ConvPrefix(conv) + "h"; }
+
+std::string RecordKey(std::string_view conv, std::string_view message_id) {
+  std::string k = ConvPrefix(conv) + "r";
+  k.append(message_id);
+  return k;
+}
+
+std::string FragmentKey(std::string_view conv, int64_t sent_at_us, uint64_t seq) {
+  std::string k = ConvPrefix(conv) + "m";
+  keys::PutBe64(&k, static_cast<uint64_t>(sent_at_us) ^ (uint64_t{1} << 63));
+  keys::PutBe64(&k, seq);
+  return k;
+}
+
+int64_t OccurredAt(const Event& e) { return e.occurred_at_us.value_or(e.recorded_at_us); }
+
+// (time, conversation_seq): the platform's order, ties broken by the log.
+bool Later(int64_t ts, uint64_t seq, const json& than) {
+  const int64_t t2 = than.value("ts", int64_t{0});
+  const uint64_t s2 = than.value("seq", uint64_t{0});
+  return ts != t2 ? ts > t2 : seq > s2;
+}
+
+// The content as the customer received it, or {"sealed":true} when it is not readable here.
+json ContentJson(const Event& e) {
+  json c = json::object();
+  if (e.content_sealing != Sealing::kNone) {
+    c["sealed"] = true;
+    return c;
+  }
+  if (!e.content) return c;
+  if (!e.content->text.empty()) c["text"] = e.content->text;
+  if (!e.content->media.empty()) {
+    json arr = json::array();
+    for (const Media& m : e.content->media) {
+      json mj = json::object();
+      mj["mime"] = m.mime;
+      if (m.size) mj["size"] = m.size;
+      if (!m.sha256.empty()) mj["sha256"] = m.sha256;
+      if (!m.caption.empty()) mj["caption"] = m.caption;
+      if (!m.reference.empty()) mj["reference"] = m.reference;
+      if (!m.filename.empty()) mj["filename"] = m.filename;
+      arr.push_back(std::move(mj));
+    }
+    c["media"] = std::move(arr);
+  }
+  return c;
+}
+
+// The side the customer sees a reaction from. There is one business identity on the customer's
+// phone (the business number or page), so every agent, bot and system shares one slot, as on
+// the platforms; a platform report of a reaction is the customer's (webhooks report theirs).
+const char* ReactionSide(ActorKind k) {
+  return (k == ActorKind::kAgent || k == ActorKind::kBot || k == ActorKind::kSystem) ? "business"
+                                                                                     : "customer";
+}
+
+bool WithinWindow(int64_t sent_at, int64_t at, int64_t window) {
+  return window == 0 || at - sent_at <= window;
+}
+
+class CustomerViewFold final : public Projection {
+ public:
+  // The explanation window of ProjectionOptions does not apply: the customer sees what was
+  // sent, explained or not.
+  CustomerViewFold() = default;
+  std::string_view Name() const override { return kCustomerView; }
+  uint32_t Version() const override { return kVersion; }
+  Status Apply(const Event& e, StateStore& store) override;
+
+ private:
+  Status ApplyOrThrow(const Event& e, StateStore& store);
+  // Applies the effects an event has on a message's record; see the .md for the rules.
+  static void OnSent(const Event& e, json& r);
+  static void OnEdited(const Event& e, json& r);
+  static void OnDeleted(const Event& e, json& r);
+  static void OnStatus(const Event& e, json& r);
+  static void OnReaction(const Event& e, json& r);
+  // Settles what was waiting for the send (edits, a deletion) once it is known.
+  static void Settle(json& r);
+  static void MarkDeleted(json& r);
+  static void MarkRedacted(json& r);
+  // The fragment the customer sees, or nullopt when the message is not shown.
+  static std::optional<json> Fragment(std::string_view message_id, const json& r);
+
+  Status Update(const Event& e, std::string_view message_id, StateStore& store,
+                void (*change)(const Event&, json&));
+};
+
+void CustomerViewFold::MarkDeleted(json& r) {
+  r["deleted"] = true;
+  r.erase("content");
+  r.erase("pedits");
+  r.erase("pdel");
+  r.erase("edited");
+  r.erase("expl");
+}
+
+void CustomerViewFold::MarkRedacted(json& r) {
+  r["redacted"] = true;
+  r.erase("content");
+  r.erase("pedits");
+  r.erase("edited");
+  r.erase("tpl");
+  r.erase("expl");
+}
+
+void CustomerViewFold::OnSent(const Event& e, json& r) {
+  if (r.value("sent", false)) return;  // a message id is sent once; a repeat changes nothing
+  r["sent"] = true;
+  r["ts"] = OccurredAt(e);
+  r["seq"] = e.conversation_seq;
+  r["ch"] = static_cast<int>(e.channel);
+  r["dir"] = e.direction == Direction::kOutbound ? "outbound" : "inbound";
+  // A display name may be shown (the customer's own, or the business's), never an actor id.
+  if (!e.actor.display.empty() && e.actor.display != e.actor.id) r["name"] = e.actor.display;
+  if (!e.reply_to.empty()) r["reply_to"] = e.reply_to;
+  if (!r.value("redacted", false) && !r.value("deleted", false)) {
+    if (e.content || e.content_sealing != Sealing::kNone) r["content"] = ContentJson(e);
+    if (e.template_) {
+      json t = json::object();
+      t["name"] = e.template_->name;
+      if (!e.template_->language.empty()) t["language"] = e.template_->language;
+      if (!e.template_->parameters.empty()) t["parameters"] = e.template_->parameters;
+      r["tpl"] = std::move(t);
+    }
+  }
+  Settle(r);
+}
+
+void CustomerViewFold::Settle(json& r) {
+  if (!r.value("sent", false)) return;
+  const ChannelRules& rules = RulesFor(static_cast<Channel>(r.value("ch", 0)));
+  const int64_t sent_at = r.value("ts", int64_t{0});
+  if (auto it = r.find("pdel"); it != r.end()) {
+    // The earliest deletion is the one most likely to fall within the window.
+    const int64_t at = it->get<int64_t>();
+    r.erase("pdel");
+    if (rules.can_delete_for_everyone && WithinWindow(sent_at, at, rules.delete_window_us))
+      MarkDeleted(r);
+  }
+  if (auto it = r.find("pedits"); it != r.end()) {
+    json pending = std::move(*it);
+    r.erase("pedits");
+    if (r.value("deleted", false) || r.value("redacted", false) || !rules.can_edit) return;
+    for (const json& ed : pending) {
+      const int64_t at = ed.value("ts", int64_t{0});
+      if (!WithinWindow(sent_at, at, rules.edit_window_us)) continue;
+      if (r.contains("edit") && !Later(at, ed.value("seq", uint64_t{0}), r["edit"])) continue;
+      r["edit"] = json{{"ts", at}, {"seq", ed.value("seq", uint64_t{0})}};
+      r["content"] = ed["content"];
+      r["edited"] = true;
+    }
+  }
+}
+
+void CustomerViewFold::OnEdited(const Event& e, json& r) {
+  // Nothing changes a deleted or redacted message for the customer.
+  if (r.value("deleted", false) || r.value("redacted", false)) return;
+  const int64_t at = OccurredAt(e);
+  if (!r.value("sent", false)) {
+    json ed = json::object();
+    ed["ts"] = at;
+    ed["seq"] = e.conversation_seq;
+    ed["content"] = ContentJson(e);
+    r["pedits"].push_back(std::move(ed));
+    return;
+  }
+  const ChannelRules& rules = RulesFor(static_cast<Channel>(r.value("ch", 0)));
+  if (!rules.can_edit || !WithinWindow(r.value("ts", int64_t{0}), at, rules.edit_window_us)) return;
+  if (r.contains("edit") && !Later(at, e.conversation_seq, r["edit"])) return;  // an older edit
+  r["edit"] = json{{"ts", at}, {"seq", e.conversation_seq}};
+  r["content"] = ContentJson(e);
+  r["edited"] = true;
+}
+
+void CustomerViewFold::OnDeleted(const Event& e, json& r) {
+  // Hidden on the agent side only: the customer still has it.
+  if (e.scope != DeleteScope::kEveryone || r.value("deleted", false)) return;
+  const int64_t at = OccurredAt(e);
+  if (!r.value("sent", false)) {
+    if (!r.contains("pdel") || at < r["pdel"].get<int64_t>()) r["pdel"] = at;
+    return;
+  }
+  const ChannelRules& rules = RulesFor(static_cast<Channel>(r.value("ch", 0)));
+  if (rules.can_delete_for_everyone &&
+      WithinWindow(r.value("ts", int64_t{0}), at, rules.delete_window_us))
+    MarkDeleted(r);
+}
+
+void CustomerViewFold::OnStatus(const Event& e, json& r) {
+  int rank = 0;
+  switch (e.status) {
+    case Delivery::kSent:
+      rank = 1;
+      break;
+    case Delivery::kDelivered:
+      rank = 2;
+      break;
+    case Delivery::kRead:
+      rank = 3;
+      break;
+    case Delivery::kFailed:
+      r["failed"] = true;
+      return;
+    case Delivery::kUnknown:
+      return;
+  }
+  // Ticks only move forward, whatever order the statuses arrive in.
+  if (rank > r.value("st", 0)) r["st"] = rank;
+}
+
+void CustomerViewFold::OnReaction(const Event& e, json& r) {
+  const int64_t at = OccurredAt(e);
+  json& slot = r["rx"][ReactionSide(e.actor.kind)];
+  if (!slot.is_null() && !Later(at, e.conversation_seq, slot)) return;  // an older change
+  slot = json{{"ts", at},
+              {"seq", e.conversation_seq},
+              {"emoji", e.action == ReactionAction::kAdd ? e.emoji : std::string()}};
+}
+
+std::optional<json> CustomerViewFold::Fragment(std::string_view message_id, const json& r) {
+  if (!r.value("sent", false)) return std::nullopt;
+  const bool outbound = r.value("dir", std::string()) == "outbound";
+  const int st = r.value("st", 0);
+  // An outbound message that failed and was never delivered never reached the customer.
+  if (outbound && r.value("failed", false) && st < 2) return std::nullopt;
+
+  const Channel ch = static_cast<Channel>(r.value("ch", 0));
+  json f = json::object();
+  f["message_id"] = message_id;
+  f["direction"] = outbound ? "outbound" : "inbound";
+  f["from"] = outbound ? "business" : "customer";
+  if (auto it = r.find("name"); it != r.end()) f["name"] = *it;
+  f["sent_at"] = FormatRfc3339(r.value("ts", int64_t{0}));
+  const bool deleted = r.value("deleted", false);
+  const json* content = r.contains("content") ? &r["content"] : nullptr;
+  const bool redacted =
+      !deleted && (r.value("redacted", false) || (content && content->value("sealed", false)));
+  f["deleted"] = deleted;
+  f["redacted"] = redacted;
+  f["edited"] = !deleted && !redacted && r.value("edited", false);
+  if (outbound) {
+    static constexpr const char* kTicks[] = {"pending", "sent", "delivered", "read"};
+    f["status"] = kTicks[std::clamp(st, 0, 3)];
+  }
+  json reactions = json::array();
+  if (deleted || redacted) {
+    f["placeholder"] =
+        deleted ? std::string(RulesFor(ch).deleted_placeholder) : std::string(kRedactedPlaceholder);
+  } else {
+    if (content) {
+      if (auto t = content->find("text"); t != content->end()) f["text"] = *t;
+      if (auto m = content->find("media"); m != content->end()) f["media"] = *m;
+    }
+    if (auto it = r.find("tpl"); it != r.end()) f["template"] = *it;
+    if (auto it = r.find("reply_to"); it != r.end()) f["reply_to"] = *it;
+    if (auto it = r.find("expl"); it != r.end()) {
+      json c = json::object();
+      c["corrects"] = it->value("corrects", std::string());
+      if (const std::string text = it->value("text", std::string()); !text.empty())
+        c["explanation"] = text;
+      f["correction"] = std::move(c);
+    }
+    if (auto it = r.find("rx"); it != r.end()) {
+      for (const auto& [side, slot] : it->items()) {  // sorted: business, customer
+        const std::string emoji = slot.value("emoji", std::string());
+        if (!emoji.empty()) reactions.push_back(json{{"by", side}, {"emoji", emoji}});
+      }
+    }
+  }
+  f["reactions"] = std::move(reactions);
+  return f;
+}
+
+Status CustomerViewFold::Update(const Event& e, std::string_view message_id, StateStore& store,
+                                void (*change)(const Event&, json&)) {
+  const std::string rkey = RecordKey(e.conversation_id, message_id);
+  std::string raw;
+  json r = json::object();
+  if (Status st = store.Get(rkey, &raw); st.ok()) {
+    r = json::parse(raw, nullptr, false);
+    if (!r.is_object())
+      return Status::Corruption(
+          "corrupt_projection_state",
+          "customer_view: unreadable record for message " + std::string(message_id));
+  } else if (!st.IsNotFound()) {
+    return st;
+  }
+  change(e, r);
+  store.Put(rkey, Dump(r));
+  if (r.value("sent", false)) {
+    const std::string fkey =
+        FragmentKey(e.conversation_id, r.value("ts", int64_t{0}), r.value("seq", uint64_t{0}));
+    if (auto f = Fragment(message_id, r))
+      store.Put(fkey, Dump(*f));
+    else
+      store.Delete(fkey);
+  }
+  return Status::OK();
+}
+
+Status CustomerViewFold::Apply(const Event& e, StateStore& store) {
+  // nlohmann::json reports type errors by exception; none may cross projections/. The fold's
+  // own records never raise one, so reaching the catch means the stored state is not ours.
+  try {
+    return ApplyOrThrow(e, store);
+  } catch (const std::exception& ex) {
+    return Status::Corruption("corrupt_projection_state",
+                              std::string("customer_view: ") + ex.what());
+  }
+}
+
+Status CustomerViewFold::ApplyOrThrow(const Event& e, StateStore& store) {
+  // The header: the conversation exists from its first event, whatever it is, as in the log
+  // (a conversation that holds only internal events shows no messages). It carries no content.
+  const std::string hkey = HeaderKey(e.conversation_id);
+  std::string raw;
+  Status hs = store.Get(hkey, &raw);
+  if (!hs.ok() && !hs.IsNotFound()) return hs;
+  if (hs.IsNotFound() || (e.channel != Channel::kUnknown && raw == R"({"channel":"unknown"})")) {
+    store.Put(hkey, Dump(json{{"channel", std::string(ToString(e.channel))}}));
+  }
+  if (!NamesMessage(e.type)) return Status::OK();  // consent, holds, notes: never shown
+
+  switch (e.type) {
+    case EventType::kMessageSent:
+      return Update(e, e.message_id, store, &OnSent);
+    case EventType::kMessageEdited:
+      return Update(e, e.message_id, store, &OnEdited);
+    case EventType::kMessageDeleted:
+      return Update(e, e.message_id, store, &OnDeleted);
+    case EventType::kMessageRedacted:
+      return Update(e, e.message_id, store, [](const Event&, json& r) { MarkRedacted(r); });
+    case EventType::kMessageStatus:
+      return Update(e, e.message_id, store, &OnStatus);
+    case EventType::kMessageReaction:
+      return Update(e, e.message_id, store, &OnReaction);
+    case EventType::kMessageCorrected:
+      // The wrong message stays as its own deletion or edit left it; the explanation, which
+      // DESIGN says is shown to the customer, travels with the replacement.
+      return Update(e, e.replacement_message_id, store, [](const Event& ev, json& r) {
+        const int64_t at = OccurredAt(ev);
+        if (r.contains("expl") && !Later(at, ev.conversation_seq, r["expl"])) return;
+        if (r.value("deleted", false) || r.value("redacted", false)) return;
+        r["expl"] = json{{"ts", at},
+                         {"seq", ev.conversation_seq},
+                         {"corrects", ev.message_id},
+                         {"text", ev.explanation}};
+      });
+    default:
+      return Status::OK();
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<Projection> MakeCustomerView(const ProjectionOptions& /*options*/) {
+  return std::make_shared<CustomerViewFold>();
+}
+
+Result<std::string> RenderCustomerView(StateReader& state, std::string_view conversation_id) {
+  std::string header;
+  if (Status st = state.Get(HeaderKey(conversation_id), &header); !st.ok()) {
+    if (st.IsNotFound())
+      return Status::NotFound("conversation_not_found",
+                              "no customer view for conversation " + std::string(conversation_id));
+    return st;
+  }
+  json h = json::parse(header, nullptr, false);
+  if (!h.is_object() || !h.contains("channel") || !h["channel"].is_string())
+    return Status::Corruption("corrupt_projection_state", "customer_view: unreadable header");
+
+  // Keys in sorted order, as nlohmann's dump() would write them: channel, conversation_id,
+  // messages. The fragments are complete JSON objects already.
+  std::string out = R"({"channel":)";
+  out += Dump(h["channel"]);
+  out += R"(,"conversation_id":)";
+  out += Dump(json(std::string(conversation_id)));
+  out += R"(,"messages":[)";
+  bool first = true;
+  Status st =
+      state.Scan(ConvPrefix(conversation_id) + "m", [&](std::string_view, std::string_view v) {
+        if (!first) out.push_back(',');
+        first = false;
+        out.append(v);
+        return true;
+      });
+  if (!st.ok()) return st;
+  out += "]}";
+  return out;
+}
+
+}  // namespace convledger::projections
