@@ -84,9 +84,9 @@ enum class Target {
 // Column families of the ledger (ledger/src/keys.h), for the ledger-shaped raw writer.
 // (OpenRaw puts the default column family last.)
 enum ShapedCf {
-  kShapedEvents, kShapedGlobal, kShapedIdempotency, kShapedHeads, kShapedMessages, kShapedDefault
+  kShapedEvents, kShapedGlobal, kShapedIdempotency, kShapedMessages, kShapedDefault
 };
-const std::vector<std::string> kShapedCfs = {"events", "global_index", "idempotency", "heads",
+const std::vector<std::string> kShapedCfs = {"events", "global_index", "idempotency",
                                              "messages"};
 
 struct AppendTarget {
@@ -103,7 +103,7 @@ void StartTrial(benchmark::State& state, Target target, Durability durability) {
   const bool use_ledger = target == Target::kLedger;
   g_target->dir = std::make_unique<TempDir>(use_ledger ? "ledger" : "raw");
   if (target == Target::kRawShaped) {
-    g_target->raw = OpenRaw(g_target->dir->path(), kShapedCfs, {"idempotency", "heads", "messages"});
+    g_target->raw = OpenRaw(g_target->dir->path(), kShapedCfs, {"idempotency", "messages"});
   } else if (use_ledger) {
     Options options;
     options.durability = durability;
@@ -194,20 +194,15 @@ void BM_RawLedgerShaped(benchmark::State& state) {
     std::string idem_key = ConversationPrefix(tenant) + e.idempotency_key;
     std::string idem_value = GlobalKey(global_seq);
     idem_value.resize(8 + 32, 'f');
-    std::string head = GlobalKey(conversation_seq) + GlobalKey(global_seq);
-    head.resize(16 + 32, 'h');
-    head += tenant;
     const char flags = 9;
     rocksdb::WriteBatch batch;
     rocksdb::Status s = batch.Put(cfs[kShapedEvents], event_key, g_record);
     if (s.ok()) s = batch.Put(cfs[kShapedGlobal], GlobalKey(global_seq), event_key);
     if (s.ok()) s = batch.Put(cfs[kShapedIdempotency], idem_key, idem_value);
-    if (s.ok()) s = batch.Put(cfs[kShapedHeads], conversation, head);
     if (s.ok()) {
       s = batch.Put(cfs[kShapedMessages], ConversationPrefix(conversation) + e.message_id,
                     rocksdb::Slice(&flags, 1));
     }
-    if (s.ok()) s = batch.Put(cfs[kShapedDefault], "last_global_seq", GlobalKey(global_seq));
     if (s.ok()) s = g_target->raw->db->Write(rocksdb::WriteOptions(), &batch);
     if (!s.ok()) {
       state.SkipWithError(("Write: " + s.ToString()).c_str());
@@ -451,12 +446,14 @@ void TimedRead(benchmark::State& state, ReadFixture* f, uint64_t expected, Read&
   state.SetItemsProcessed(state.iterations() * expected);
 }
 
-void BM_ConvLedgerScan(benchmark::State& state) {
+void BM_ConvLedgerScan(benchmark::State& state, bool verify_hashes) {
   ReadFixture* f = ConvFixture();
+  ReadOptions ro;
+  ro.verify_hashes = verify_hashes;
   TimedRead(state, f, f->target_events, [&]() -> int64_t {
     int64_t n = 0;
     uint64_t bytes = 0;
-    Status s = f->ledger->ScanConversation(f->target, 0, ReadOptions(), [&](const RawEvent& e) {
+    Status s = f->ledger->ScanConversation(f->target, 0, ro, [&](const RawEvent& e) {
       ++n;
       bytes += e.record.size();
       return true;
@@ -578,12 +575,14 @@ void BM_ConvRawScan(benchmark::State& state, Check check) {
   });
 }
 
-void BM_GlobalLedgerScan(benchmark::State& state) {
+void BM_GlobalLedgerScan(benchmark::State& state, bool verify_hashes) {
   ReadFixture* f = GlobalFixture();
+  ReadOptions ro;
+  ro.verify_hashes = verify_hashes;
   TimedRead(state, f, f->total_events, [&]() -> int64_t {
     int64_t n = 0;
     uint64_t bytes = 0;
-    Status s = f->ledger->ScanGlobal(0, ReadOptions(), [&](const RawEvent& e) {
+    Status s = f->ledger->ScanGlobal(0, ro, [&](const RawEvent& e) {
       ++n;
       bytes += e.record.size();
       return true;
@@ -614,7 +613,7 @@ void BM_GlobalLedgerScanBigCache(benchmark::State& state) {
       f->ledger = std::move(opened).value();
     }
   }
-  BM_GlobalLedgerScan(state);
+  BM_GlobalLedgerScan(state, true);
   if (f->error.empty()) {  // back to the default options for anything that runs later
     f->ledger.reset();
     auto opened = Ledger::Open(f->dir->path(), Options());
@@ -688,7 +687,8 @@ void RegisterRound(int round) {
     RegisterBenchmark(name(n).c_str(), fn, args...)
         ->UseRealTime()->Unit(benchmark::kMicrosecond)->MinTime(0.3);
   };
-  read("read_conv1000/ledger_scan", BM_ConvLedgerScan);
+  read("read_conv1000/ledger_scan", BM_ConvLedgerScan, false);
+  read("read_conv1000/ledger_scan_hashed", BM_ConvLedgerScan, true);
   read("read_conv1000/ledger_read_decoded", BM_ConvLedgerRead);
   read("read_conv1000/raw_index_get", BM_ConvRawIndexGet, Check::kNone, false);
   read("read_conv1000/raw_index_get_fbverify", BM_ConvRawIndexGet, Check::kFlatBuffers, false);
@@ -701,7 +701,8 @@ void RegisterRound(int round) {
     RegisterBenchmark(name(n).c_str(), fn, args...)
         ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
   };
-  global("read_global100k/ledger_scan", BM_GlobalLedgerScan);
+  global("read_global100k/ledger_scan", BM_GlobalLedgerScan, false);
+  global("read_global100k/ledger_scan_hashed", BM_GlobalLedgerScan, true);
   global("read_global100k/raw_range_scan", BM_GlobalRawScan, false);
   global("read_global100k/raw_range_scan_verified", BM_GlobalRawScan, true);
   global("read_global100k/ledger_scan_cache512m", BM_GlobalLedgerScanBigCache);
@@ -882,12 +883,12 @@ std::string BuildSummary(const CollectingReporter& reporter) {
             s.Rates("append_wal/raw_put", 1), "(Put)", 0.5);
   s.AddRate("2. append, wal, 16 writers", s.Rates("append_wal/ledger", 16),
             s.Rates("append_wal/raw_put", 16), "(Put, 16 threads)", 0.5);
-  s.AddRate("1. append, wal, 1 writer vs raw RocksDB writing the ledger's 6 puts per event",
+  s.AddRate("1. append, wal, 1 writer vs raw RocksDB writing the ledger's 4 puts per event",
             s.Rates("append_wal/ledger", 1), s.Rates("append_wal/raw_ledger_shaped", 1),
-            "(WriteBatch of 6 Puts)", NAN);
-  s.AddRate("2. append, wal, 16 writers vs raw RocksDB writing the ledger's 6 puts per event",
+            "(WriteBatch of the same 4 Puts)", 0.5);
+  s.AddRate("2. append, wal, 16 writers vs raw RocksDB writing the ledger's 4 puts per event",
             s.Rates("append_wal/ledger", 16), s.Rates("append_wal/raw_ledger_shaped", 16),
-            "(WriteBatch of 6 Puts, 16 threads)", NAN);
+            "(WriteBatch of the same 4 Puts, 16 threads)", 0.5);
 
   const auto raw_sync1 = s.Rates("append_fsync/raw_put_sync", 1);
   const auto ledger_fsync16 = s.Rates("append_fsync/ledger", 16);
@@ -921,11 +922,15 @@ std::string BuildSummary(const CollectingReporter& reporter) {
 
   const auto scan = s.Millis("read_conv1000/ledger_scan");
   const auto index_get = s.Millis("read_conv1000/raw_index_get");
-  s.AddTime("5. read a 1,000-event conversation: ScanConversation vs index + Get per event", scan,
-            index_get, "(no verification)", 5, 3);
-  s.AddTime("5. ScanConversation vs index + Get per event, same verification", scan,
+  s.AddTime("5. read a 1,000-event conversation: ScanConversation vs index + Get per event, "
+            "both with the FlatBuffers verifier", scan,
+            s.Millis("read_conv1000/raw_index_get_fbverify"), "(FlatBuffers verifier)", 5, 3);
+  s.AddTime("5. ScanConversation vs index + Get per event, both with verifier + SHA-256",
+            s.Millis("read_conv1000/ledger_scan_hashed"),
             s.Millis("read_conv1000/raw_index_get_verified"), "(FlatBuffers verifier + SHA-256)",
             5, 3);
+  s.AddTime("5. ScanConversation (verifier) vs index + Get per event with no checks at all", scan,
+            index_get, "(no verification)", NAN, 3);
   s.AddTime("5. ReadConversation (decoded Events) vs index + Get per event",
             s.Millis("read_conv1000/ledger_read_decoded"), index_get, "(no verification)", NAN, 3);
   s.AddTime("5. ScanConversation vs index + one MultiGet", scan,
@@ -934,7 +939,8 @@ std::string BuildSummary(const CollectingReporter& reporter) {
             s.Millis("read_conv1000/raw_range_scan"), "(no verification)", NAN, 3);
   s.AddTime("5. ScanConversation vs raw contiguous range scan + FlatBuffers verifier", scan,
             s.Millis("read_conv1000/raw_range_scan_fbverify"), "(no SHA-256)", NAN, 3);
-  s.AddTime("5. ScanConversation vs raw contiguous range scan, same verification", scan,
+  s.AddTime("5. ScanConversation vs raw contiguous range scan, same verification",
+            s.Millis("read_conv1000/ledger_scan_hashed"),
             s.Millis("read_conv1000/raw_range_scan_verified"), "(verifier + SHA-256)", NAN, 3);
   s.AddTime("5. what-if, raw only: contiguous scan vs index + Get, both FlatBuffers verifier, no "
             "SHA-256 (\"convledger\" column = raw scan)",
@@ -946,7 +952,8 @@ std::string BuildSummary(const CollectingReporter& reporter) {
   const auto global = s.Millis("read_global100k/ledger_scan");
   s.AddTime("6. read 100,000 events in global order: ScanGlobal vs raw range scan keyed by global "
             "seq", global, s.Millis("read_global100k/raw_range_scan"), "(no verification)", NAN, 1);
-  s.AddTime("6. ScanGlobal vs raw range scan keyed by global seq, same verification", global,
+  s.AddTime("6. ScanGlobal vs raw range scan keyed by global seq, same verification",
+            s.Millis("read_global100k/ledger_scan_hashed"),
             s.Millis("read_global100k/raw_range_scan_verified"), "(verifier + SHA-256)", NAN, 1);
   s.AddTime("6. ScanGlobal with a 512 MiB block cache vs raw range scan, same verification",
             s.Millis("read_global100k/ledger_scan_cache512m"),
