@@ -52,33 +52,70 @@ flatbuffers::Offset<fbs::SealedContent> Seal(flatbuffers::FlatBufferBuilder& b,
 
 }  // namespace
 
+namespace {
+
+// SHA-256 with the algorithm fetched once and a context reused per thread (EVP_Digest fetches
+// and allocates on every call: ~0.85 us against ~0.48 us for 700 bytes).
+class Sha256Hasher {
+ public:
+  Sha256Hasher() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {}
+  void Begin() { EVP_DigestInit_ex(ctx_.get(), Md(), nullptr); }
+  void Update(const void* p, size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
+  Digest Finish() {
+    Digest d{};
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_.get(), d.data(), &len);
+    return d;
+  }
+
+ private:
+  static const EVP_MD* Md() {
+    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md;
+  }
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+};
+
+Sha256Hasher& ThreadHasher() {
+  thread_local Sha256Hasher hasher;
+  return hasher;
+}
+
+}  // namespace
+
 Digest Sha256(std::string_view data) {
-  Digest d{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
-  return d;
+  Sha256Hasher& h = ThreadHasher();
+  h.Begin();
+  h.Update(data.data(), data.size());
+  return h.Finish();
 }
 
 Digest EventHash(const Digest& prev_hash, std::string_view event_bytes) {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> owned(EVP_MD_CTX_new(),
-                                                                             &EVP_MD_CTX_free);
-  EVP_MD_CTX* ctx = owned.get();
-  Digest d{};
-  unsigned int len = 0;
-  EVP_DigestInit_ex(ctx, md, nullptr);
-  EVP_DigestUpdate(ctx, kHashDomain.data(), kHashDomain.size());
-  EVP_DigestUpdate(ctx, prev_hash.data(), prev_hash.size());
-  EVP_DigestUpdate(ctx, event_bytes.data(), event_bytes.size());
-  EVP_DigestFinal_ex(ctx, d.data(), &len);
-  return d;
+  Sha256Hasher& h = ThreadHasher();
+  h.Begin();
+  h.Update(kHashDomain.data(), kHashDomain.size());
+  h.Update(prev_hash.data(), prev_hash.size());
+  h.Update(event_bytes.data(), event_bytes.size());
+  return h.Finish();
 }
 
 EventId NewEventId() {
+  // 128 random bits per event from a per-thread generator seeded once from OpenSSL's CSPRNG
+  // (RAND_bytes per event cost ~7% of an append). Event ids need uniqueness, not secrecy.
+  thread_local std::mt19937_64 rng = [] {
+    uint64_t seed[4] = {};
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed) != 1) {
+      std::random_device rd;
+      for (auto& s : seed) s = (uint64_t{rd()} << 32) | rd();
+    }
+    std::seed_seq seq{seed[0], seed[1], seed[2], seed[3]};
+    return std::mt19937_64(seq);
+  }();
   EventId id{};
-  if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1) {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    for (auto& b : id) b = static_cast<uint8_t>(rng());
+  const uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 8; ++i) {
+    id[i] = static_cast<uint8_t>(a >> (8 * i));
+    id[8 + i] = static_cast<uint8_t>(b >> (8 * i));
   }
   id[6] = static_cast<uint8_t>((id[6] & 0x0f) | 0x40);
   id[8] = static_cast<uint8_t>((id[8] & 0x3f) | 0x80);
