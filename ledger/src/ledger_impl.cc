@@ -198,7 +198,10 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   db_opts.create_missing_column_families = true;
   db_opts.max_background_jobs = 2;
   db_opts.bytes_per_sync = 1 << 20;
-  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Few, large shards: RocksDB's default of 64 shards makes each 1 MiB for a 64 MiB cache, and an
+  // index block larger than its shard (1-2 MB for a compacted file of a few tens of MB) is never
+  // cached, so every seek re-reads it (measured: 0.7 ms per Get, ScanGlobal 16x slower).
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes, /*num_shard_bits=*/2);
 
   auto cf_options = [&](bool point_lookups) {
     rocksdb::ColumnFamilyOptions cf;
