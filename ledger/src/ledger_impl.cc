@@ -227,15 +227,19 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
       {keys::kIdempotencyCf, cf_options(true)},
       {keys::kMessagesCf, cf_options(true)},
   };
+  std::vector<std::string> existing;
+  const bool listed = rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok();
   for (const auto& proj : options.projections) {
     const std::string name = "proj." + std::string(proj->Name());
     bool dup = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
     if (dup) return Status::InvalidArgument("duplicate_projection", name + " given twice");
+    // A read-only open cannot create a column family: a view never written stays unavailable.
+    if (options.read_only && std::find(existing.begin(), existing.end(), name) == existing.end())
+      continue;
     cfs.push_back({name, cf_options(true)});
   }
   // Keep column families a newer version may have added.
-  std::vector<std::string> existing;
-  if (rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok()) {
+  if (listed) {
     for (const auto& name : existing) {
       bool known = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
       if (!known) cfs.push_back({name, cf_options(false)});
@@ -300,15 +304,13 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->next_global_seq_ = last + 1;
   impl->last_committed_.store(last);
   it.reset();
-  for (size_t i = 0; i < cfs.size(); ++i) {
-    for (const auto& proj : options.projections) {
-      if (cfs[i].name != "proj." + std::string(proj->Name())) continue;
-      auto slot = std::make_unique<ProjSlot>();
-      slot->projection = proj;
-      slot->name = std::string(proj->Name());
-      slot->cf = impl->handles_[i];
-      impl->slots_.push_back(std::move(slot));
-    }
+  for (const auto& proj : options.projections) {
+    auto slot = std::make_unique<ProjSlot>();
+    slot->projection = proj;
+    slot->name = std::string(proj->Name());
+    for (size_t i = 0; i < cfs.size(); ++i)
+      if (cfs[i].name == "proj." + slot->name) slot->cf = impl->handles_[i];
+    impl->slots_.push_back(std::move(slot));
   }
   if (Status st = impl->OpenProjections(); !st.ok()) return st;
   impl->StartCatchUp();
@@ -799,7 +801,7 @@ Status LedgerImpl::ApplyWriter(Writer* w, Overlay& group, Overlay& local,
       for (size_t s = 0; s < slots_.size(); ++s) {
         if (!slots_[s]->ready.load(std::memory_order_acquire)) continue;
         GroupStore store(this, s, group, local);
-        if (Status st = slots_[s]->projection->Apply(full, store); !st.ok()) return fail(st);
+        if (Status st = SafeApply(*slots_[s]->projection, full, store); !st.ok()) return fail(st);
         if (!store.status().ok()) return fail(store.status());
       }
     }

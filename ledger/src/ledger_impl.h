@@ -27,6 +27,9 @@
 
 namespace convledger {
 
+// Calls projection.Apply, turning an exception into Status::Corruption (projection_failed).
+Status SafeApply(Projection& projection, const Event& event, StateStore& store);
+
 class LedgerImpl final : public Ledger {
  public:
   static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, const Options& options);

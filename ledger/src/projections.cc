@@ -142,6 +142,21 @@ class SnapshotReader final : public StateReader {
 
 }  // namespace
 
+Status SafeApply(Projection& projection, const Event& event, StateStore& store) {
+  // No exception may cross into the ledger: a throwing fold would leave the writer queue stuck.
+  try {
+    return projection.Apply(event, store);
+  } catch (const std::exception& e) {
+    return Status::Corruption("projection_failed", "projection " + std::string(projection.Name()) +
+                                                       " threw on global_seq " +
+                                                       std::to_string(event.global_seq) + ": " +
+                                                       e.what());
+  } catch (...) {
+    return Status::Corruption("projection_failed",
+                              "projection " + std::string(projection.Name()) + " threw");
+  }
+}
+
 LedgerImpl::ProjSlot* LedgerImpl::FindSlot(std::string_view name) {
   for (auto& s : slots_)
     if (s->name == name) return s.get();
@@ -168,6 +183,7 @@ Status LedgerImpl::OpenProjections() {
     }
   }
   for (auto& slot : slots_) {
+    if (!slot->cf) continue;  // read-only and never created: stays unavailable
     std::string v;
     uint64_t seq = 0;
     uint32_t version = 0;
@@ -223,7 +239,7 @@ Status LedgerImpl::FoldInto(Projection& projection, rocksdb::ColumnFamilyHandle*
       fold_error = ev.status();
       return false;
     }
-    if (Status a = projection.Apply(*ev, store); !a.ok()) {
+    if (Status a = SafeApply(projection, *ev, store); !a.ok()) {
       fold_error = a;
       return false;
     }
@@ -305,7 +321,7 @@ std::vector<ProjectionInfo> LedgerImpl::Projections() {
     info.ready = s->ready.load(std::memory_order_acquire);
     std::string v;
     uint32_t version = 0;
-    if (db_->Get(rocksdb::ReadOptions(), s->cf, keys::kCheckpointKey, &v).ok())
+    if (s->cf && db_->Get(rocksdb::ReadOptions(), s->cf, keys::kCheckpointKey, &v).ok())
       keys::DecodeCheckpoint(v, &info.checkpoint, &version);
     out.push_back(std::move(info));
   }
@@ -318,7 +334,7 @@ Result<std::unique_ptr<StateReader>> LedgerImpl::NewStateReader(std::string_view
     return Status::NotFound("projection_not_found",
                             "no projection named " + std::string(projection));
   if (!s->ready.load(std::memory_order_acquire))
-    return Status::Busy("projection " + s->name + " is being rebuilt from the log");
+    return Status::Busy("projection_rebuilding", "projection " + s->name + " is being rebuilt from the log");
   return std::unique_ptr<StateReader>(new SnapshotReader(db_.get(), s->cf));
 }
 
@@ -354,7 +370,7 @@ Result<Digest> LedgerImpl::ProjectionDigest(std::string_view projection) {
     return Status::NotFound("projection_not_found",
                             "no projection named " + std::string(projection));
   if (!s->ready.load(std::memory_order_acquire))
-    return Status::Busy("projection " + s->name + " is being rebuilt from the log");
+    return Status::Busy("projection_rebuilding", "projection " + s->name + " is being rebuilt from the log");
   Digest d{};
   const rocksdb::Snapshot* snap = db_->GetSnapshot();
   Status st = DigestOf(s->cf, snap, &d);
@@ -373,7 +389,7 @@ Result<RebuildReport> LedgerImpl::RebuildProjection(
     return Status::NotFound("projection_not_found",
                             "no projection named " + std::string(projection));
   if (!s->ready.load(std::memory_order_acquire))
-    return Status::Busy("projection " + s->name + " is being rebuilt from the log");
+    return Status::Busy("projection_rebuilding", "projection " + s->name + " is being rebuilt from the log");
   RebuildReport report;
   report.name = s->name;
 

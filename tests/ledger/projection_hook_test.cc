@@ -100,6 +100,40 @@ TEST_F(ProjectionHookTest, RejectedAppendLeavesNoStateBehind) {
   EXPECT_EQ(ReadKey(*l, "conv/c1"), "1");
 }
 
+TEST_F(ProjectionHookTest, AThrowingFoldFailsItsAppendAndNeverStallsTheQueue) {
+  class Throwing : public CountingProjection {
+   public:
+    Status Apply(const Event& e, StateStore& store) override {
+      if (e.message_id == "throw") throw std::runtime_error("bad state");
+      return CountingProjection::Apply(e, store);
+    }
+  };
+  auto l = Open({std::make_shared<Throwing>()});
+  ASSERT_TRUE(l);
+  EXPECT_STATUS(l->Append({test::Sent("c1", "throw")}), kCorruption, "projection_failed");
+  // The writer queue is free again: later appends (from several threads) go through.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] { EXPECT_OK(l->Append({test::Sent("c1", "m" + std::to_string(t))})); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(l->LastGlobalSeq(), 4u);
+  EXPECT_EQ(ReadKey(*l, "conv/c1"), "4");
+}
+
+TEST_F(ProjectionHookTest, ReadOnlyOpenOfALedgerWrittenWithoutViewsWorks) {
+  {
+    auto l = Open({});
+    AppendMany(*l, 3, "a");
+  }
+  Options o;
+  o.read_only = true;
+  o.projections = {std::make_shared<CountingProjection>()};
+  auto l = Ledger::Open(dir_.path(), o);
+  ASSERT_OK(l);
+  EXPECT_EQ((*l)->LastGlobalSeq(), 3u);
+  EXPECT_STATUS((*l)->NewStateReader("counts"), kBusy, "projection_rebuilding");
+}
+
 TEST_F(ProjectionHookTest, RebuildEqualsIncrementalAndDigestIsStable) {
   auto l = Open({std::make_shared<CountingProjection>()});
   ASSERT_TRUE(l);

@@ -272,8 +272,11 @@ TEST_F(ViewCommandsTest, RebuildIsEqualAndPrintsDigests) {
   EXPECT_EQ(replaced["projection"], "customer_view");
   EXPECT_EQ(replaced["replaced"], true);
   EXPECT_EQ(replaced["equal"], true);
-  for (const json& j : checked)
-    if (j["projection"] == "customer_view") EXPECT_EQ(j["live_digest"], replaced["live_digest"]);
+  for (const json& j : checked) {
+    if (j["projection"] == "customer_view") {
+      EXPECT_EQ(j["live_digest"], replaced["live_digest"]);
+    }
+  }
   std::string view;
   EXPECT_EQ(Run(RunView, Conversation("demo-wa-anna"), &view), kExitOk);
   EXPECT_NE(view.find("free of charge"), std::string::npos);

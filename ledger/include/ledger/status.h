@@ -54,6 +54,9 @@ class [[nodiscard]] Status {
     return Status(Code::kIOError, "io_error", std::move(msg));
   }
   static Status Busy(std::string msg) { return Status(Code::kBusy, "busy", std::move(msg)); }
+  static Status Busy(std::string reason, std::string msg) {
+    return Status(Code::kBusy, std::move(reason), std::move(msg));
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
