@@ -130,18 +130,6 @@ struct ConvRec {
   uint64_t rendered_bytes = 0;      // JSON stored for the conversation (a render-size hint)
 };
 
-void PutPtr(Writer& w, const Ptr& p) {
-  w.U64(p.cseq);
-  w.U64(p.gseq);
-  w.I64(p.occurred);
-  w.Byte(static_cast<uint8_t>(p.type));
-}
-void GetPtr(Reader& r, Ptr* p) {
-  p->cseq = r.U64();
-  p->gseq = r.U64();
-  p->occurred = r.I64();
-  p->type = static_cast<EventType>(r.Byte());
-}
 
 std::string EncodeConv(const ConvRec& c) {
   std::string out;

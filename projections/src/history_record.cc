@@ -116,18 +116,6 @@ void Get(Reader& r, Ref* x) {
   x->occurred = r.I64();
   x->recorded = r.I64();
 }
-void Put(Writer& w, const Ptr& p) {
-  w.U64(p.cseq);
-  w.U64(p.gseq);
-  w.I64(p.occurred);
-  w.Byte(static_cast<uint8_t>(p.type));
-}
-void Get(Reader& r, Ptr* p) {
-  p->cseq = r.U64();
-  p->gseq = r.U64();
-  p->occurred = r.I64();
-  p->type = static_cast<EventType>(r.Byte());
-}
 void Put(Writer& w, const ContentRec& c) {
   w.Bool(c.sealed);
   w.Bool(c.redacted);
@@ -169,7 +157,7 @@ void Put(Writer& w, const OriginalRec& o) {
   for (const std::string& p : o.tmpl.parameters) w.Str(p);
   w.Bool(o.params_sealed);
   w.Bool(o.consent.known);
-  Put(w, o.consent.ptr);
+  PutPtr(w, o.consent.ptr);
   w.Str(o.consent.scope);
   w.Str(o.consent.state);
   w.Str(o.consent.source);
@@ -187,7 +175,7 @@ void Get(Reader& r, OriginalRec* o) {
   for (std::string& p : o->tmpl.parameters) p = r.Str();
   o->params_sealed = r.Bool();
   o->consent.known = r.Bool();
-  Get(r, &o->consent.ptr);
+  GetPtr(r, &o->consent.ptr);
   o->consent.scope = r.Str();
   o->consent.state = r.Str();
   o->consent.source = r.Str();
@@ -365,7 +353,7 @@ void EncodeMessage(const MessageRec& m, std::string* out) {
     w.Str(d.reason);
     w.I64(d.deadline);
     w.Bool(d.window_passed);
-    Put(w, d.window_passed_by);
+    PutPtr(w, d.window_passed_by);
   });
   for (const auto* links : {&m.corrected_by, &m.corrects}) {
     PutList(w, *links, [&](const LinkRec& l) {
@@ -423,7 +411,7 @@ bool DecodeMessage(std::string_view in, MessageRec* m) {
     d->reason = r.Str();
     d->deadline = r.I64();
     d->window_passed = r.Bool();
-    Get(r, &d->window_passed_by);
+    GetPtr(r, &d->window_passed_by);
   });
   for (auto* links : {&m->corrected_by, &m->corrects}) {
     GetList(r, links, [&](LinkRec* l) {
@@ -1228,6 +1216,20 @@ void RenderMessage(const MessageRec& m, MessageView* out) {
   }
   j.EndArray();
   j.EndObject();
+}
+
+void PutPtr(Writer& w, const Ptr& p) {
+  w.U64(p.cseq);
+  w.U64(p.gseq);
+  w.I64(p.occurred);
+  w.Byte(static_cast<uint8_t>(p.type));
+}
+
+void GetPtr(Reader& r, Ptr* p) {
+  p->cseq = r.U64();
+  p->gseq = r.U64();
+  p->occurred = r.I64();
+  p->type = static_cast<EventType>(r.Byte());
 }
 
 }  // namespace convledger::projections::history

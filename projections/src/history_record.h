@@ -45,6 +45,12 @@ struct Ptr {
   EventType type = EventType::kMessageSent;
 };
 
+class Writer;
+class Reader;
+// Binary form of a Ptr inside stored records (history_codec.h).
+void PutPtr(Writer& w, const Ptr& p);
+void GetPtr(Reader& r, Ptr* p);
+
 struct ContentRec {
   bool sealed = false;  // encrypted in the log: never decrypted here
   bool redacted = false;
