@@ -1,0 +1,33 @@
+#include "api/errors.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace convledger::api {
+namespace {
+
+TEST(Errors, BodyIsJsonWithCodeAndMessage) {
+  auto j = nlohmann::json::parse(ErrorBody("bad_json", "line 1: \"x\""));
+  EXPECT_EQ(j["error"]["code"], "bad_json");
+  EXPECT_EQ(j["error"]["message"], "line 1: \"x\"");
+}
+
+TEST(Errors, BodySurvivesInvalidUtf8InMessage) {
+  auto body = ErrorBody("invalid_utf8", std::string("bad \xff byte"));
+  EXPECT_NO_THROW((void)nlohmann::json::parse(body));
+}
+
+TEST(Errors, StatusMapping) {
+  EXPECT_EQ(FromStatus(Status::InvalidArgument("bad_json", "x")).status, 400);
+  EXPECT_EQ(FromStatus(Status::InvalidArgument("bad_json", "x")).code, "bad_json");
+  EXPECT_EQ(FromStatus(Status::WrongExpectedVersion("x")).status, 409);
+  EXPECT_EQ(FromStatus(Status::WrongExpectedVersion("x")).code, "wrong_expected_version");
+  EXPECT_EQ(FromStatus(Status::IdempotencyConflict("x")).status, 409);
+  EXPECT_EQ(FromStatus(Status::InvariantViolation("message_not_found", "x")).status, 422);
+  EXPECT_EQ(FromStatus(Status::NotFound("conversation_not_found", "x")).status, 404);
+  EXPECT_EQ(FromStatus(Status::Busy("projection_rebuilding", "x")).status, 503);
+  EXPECT_EQ(FromStatus(Status::Corruption("hash_mismatch", "x")).status, 500);
+}
+
+}  // namespace
+}  // namespace convledger::api
