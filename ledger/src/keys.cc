@@ -90,4 +90,16 @@ bool DecodeCheckpoint(std::string_view v, uint64_t* global_seq, uint32_t* versio
   return true;
 }
 
+std::string EvidenceBodyKey(const Digest& sha256) {
+  std::string k(1, 'b');
+  k.append(reinterpret_cast<const char*>(sha256.data()), sha256.size());
+  return k;
+}
+
+std::string EvidenceDeliveryPrefix(const Digest& sha256) {
+  std::string k(1, 'd');
+  k.append(reinterpret_cast<const char*>(sha256.data()), sha256.size());
+  return k;
+}
+
 }  // namespace convledger::keys

@@ -4,6 +4,9 @@
 //   global_index be64(global_seq)                             -> events key
 //   idempotency  be16(len) tenant || key                      -> be64(global_seq) || fingerprint(32)
 //   messages     ConvPrefix(conv) || message id               -> flags(1)
+//   evidence     'b' || sha256(body)                          -> body (written once per body)
+//   evidence     'd' || sha256(body) || be64(received_at_us) || be64(global_seq_at_write)
+//                                                             -> flags(1) || source
 //   default      "format"                                     -> "1"
 //   default      "last_global_seq"                            -> be64 (written with every commit)
 //   default      "conversations"                              -> be64 (number of conversations)
@@ -24,6 +27,7 @@ inline constexpr char kEventsCf[] = "events";
 inline constexpr char kGlobalIndexCf[] = "global_index";
 inline constexpr char kIdempotencyCf[] = "idempotency";
 inline constexpr char kMessagesCf[] = "messages";
+inline constexpr char kEvidenceCf[] = "evidence";
 inline constexpr char kLastGlobalSeqKey[] = "last_global_seq";
 inline constexpr char kConversationsKey[] = "conversations";
 
@@ -40,6 +44,9 @@ bool ParseEventKey(std::string_view key, std::string_view* conversation_id,
 std::string GlobalKey(uint64_t global_seq);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
 std::string MessageKey(std::string_view conversation_id, std::string_view message_id);
+std::string EvidenceBodyKey(const Digest& sha256);
+// Prefix of every delivery key of one body; a delivery key adds be64 received_at and be64 seq.
+std::string EvidenceDeliveryPrefix(const Digest& sha256);
 
 // A conversation's head (read from its last event; cached by the writer).
 struct HeadValue {

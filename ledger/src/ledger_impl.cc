@@ -229,6 +229,10 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   };
   std::vector<std::string> existing;
   const bool listed = rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok();
+  // Added after the first format: a read-only open of an older ledger goes without it.
+  if (!options.read_only ||
+      std::find(existing.begin(), existing.end(), keys::kEvidenceCf) != existing.end())
+    cfs.push_back({keys::kEvidenceCf, cf_options(true)});
   for (const auto& proj : options.projections) {
     const std::string name = "proj." + std::string(proj->Name());
     bool dup = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
@@ -260,6 +264,8 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->idem_cf_ = impl->handles_[3];
   impl->messages_cf_ = impl->handles_[4];
   impl->default_cf_ = impl->handles_[0];
+  for (size_t i = 0; i < cfs.size(); ++i)
+    if (cfs[i].name == keys::kEvidenceCf) impl->evidence_cf_ = impl->handles_[i];
 
   std::string format;
   s = raw->Get(rocksdb::ReadOptions(), impl->handles_[0], kFormatKey, &format);
@@ -317,8 +323,10 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   return std::unique_ptr<Ledger>(std::move(impl));
 }
 
-Status LedgerImpl::Prepare(std::vector<Event>& events, std::vector<Prepared>* out) const {
-  if (events.empty()) return Status::InvalidArgument("empty_batch", "nothing to append");
+Status LedgerImpl::Prepare(std::vector<Event>& events, std::vector<Prepared>* out,
+                           bool allow_empty) const {
+  if (events.empty() && !allow_empty)
+    return Status::InvalidArgument("empty_batch", "nothing to append");
   if (events.size() > options_.max_events_per_append)
     return Status::InvalidArgument(
         "batch_too_large", "an append is limited to " +
@@ -341,10 +349,13 @@ Result<std::vector<AppendResult>> LedgerImpl::Append(std::vector<Event> events,
                                                      const AppendOptions& options) {
   if (options_.read_only) return Status::IOError("the ledger is open read-only");
   std::vector<Prepared> prepared;
-  if (Status st = Prepare(events, &prepared); !st.ok()) return st;
+  if (Status st = Prepare(events, &prepared, !options.evidence.empty()); !st.ok()) return st;
+  if (!options.evidence.empty() && evidence_cf_ == nullptr)
+    return Status::IOError("this ledger has no evidence store (opened read-only?)");
 
   Writer w;
   w.events = &prepared;
+  w.evidence = &options.evidence;
   w.sync = options.durability.value_or(options_.durability) == Durability::kFsync;
   RunWriter(&w);
   if (!w.status.ok()) return w.status;
@@ -385,6 +396,50 @@ void LedgerImpl::RunWriter(Writer* w) {
   if (!writers_.empty()) writers_.front()->cv.notify_one();
 }
 
+void LedgerImpl::PutEvidence(const std::vector<EvidenceDelivery>& evidence, uint64_t seq,
+                             rocksdb::WriteBatch* batch) {
+  for (const EvidenceDelivery& d : evidence) {
+    const Digest sha = codec::Sha256(d.body);
+    // Content-addressed: rewriting the same body under the same key changes nothing.
+    batch->Put(evidence_cf_, keys::EvidenceBodyKey(sha), d.body).PermitUncheckedError();
+    std::string k = keys::EvidenceDeliveryPrefix(sha);
+    keys::PutBe64(&k, static_cast<uint64_t>(d.received_at_us));
+    keys::PutBe64(&k, seq);
+    std::string v(1, d.signature_valid ? '\x01' : '\x00');
+    v += d.source;
+    batch->Put(evidence_cf_, k, v).PermitUncheckedError();
+  }
+}
+
+Result<StoredEvidence> LedgerImpl::GetEvidence(const Digest& sha256) {
+  if (evidence_cf_ == nullptr)
+    return Status::NotFound("evidence_not_found", "this ledger holds no evidence");
+  StoredEvidence out;
+  out.sha256 = sha256;
+  rocksdb::PinnableSlice body;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), evidence_cf_, keys::EvidenceBodyKey(sha256), &body);
+  if (s.IsNotFound())
+    return Status::NotFound("evidence_not_found", "no evidence " + HexDigest(sha256));
+  if (!s.ok()) return FromRocks(s, "reading evidence");
+  out.body.assign(body.data(), body.size());
+  if (codec::Sha256(out.body) != sha256)
+    return Status::Corruption("hash_mismatch", "evidence " + HexDigest(sha256) + " was altered");
+  const std::string prefix = keys::EvidenceDeliveryPrefix(sha256);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), evidence_cf_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 16 || it->value().size() < 1)
+      return Status::Corruption("bad_evidence_key", "malformed evidence delivery record");
+    StoredEvidence::Delivery d;
+    d.received_at_us = static_cast<int64_t>(keys::GetBe64(it->key().data() + prefix.size()));
+    d.signature_valid = it->value()[0] == 1;
+    d.source.assign(it->value().data() + 1, it->value().size() - 1);
+    out.deliveries.push_back(std::move(d));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading evidence deliveries");
+  return out;
+}
+
 void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   if (!bg_error_.ok()) {
     for (Writer* x : group) x->status = bg_error_;
@@ -408,6 +463,7 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
       x->results.clear();
       continue;
     }
+    if (x->evidence != nullptr) PutEvidence(*x->evidence, local.next_global_seq - 1, &batch);
     batch.PopSavePoint().PermitUncheckedError();
     any_ok = true;
     for (auto& [k, v] : local.heads) g.heads[k] = std::move(v);

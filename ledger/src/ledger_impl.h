@@ -51,6 +51,7 @@ class LedgerImpl final : public Ledger {
   Status Verify(VerifyReport* report,
                 const std::function<void(uint64_t, uint64_t)>& progress) override;
   Result<LedgerStats> Stats() override;
+  Result<StoredEvidence> GetEvidence(const Digest& sha256) override;
 
   Result<std::unique_ptr<StateReader>> NewStateReader(std::string_view projection) override;
   std::vector<ProjectionInfo> Projections() override;
@@ -79,6 +80,7 @@ class LedgerImpl final : public Ledger {
   };
   struct Writer {
     std::vector<Prepared>* events = nullptr;
+    const std::vector<EvidenceDelivery>* evidence = nullptr;
     // A barrier runs alone at the front of the queue, with the leader's exclusivity, instead of
     // appending (used to switch a rebuilt projection to live).
     std::function<void()> barrier;
@@ -110,7 +112,9 @@ class LedgerImpl final : public Ledger {
 
   LedgerImpl(const std::string& dir, const Options& options);
 
-  Status Prepare(std::vector<Event>& events, std::vector<Prepared>* out) const;
+  Status Prepare(std::vector<Event>& events, std::vector<Prepared>* out, bool allow_empty) const;
+  void PutEvidence(const std::vector<EvidenceDelivery>& evidence, uint64_t seq,
+                   rocksdb::WriteBatch* batch);
   void ProcessGroup(const std::vector<Writer*>& group, bool sync);
   Status ApplyWriter(Writer* w, Overlay& group, Overlay& local, rocksdb::WriteBatch* batch,
                      int64_t recorded_at_us);
@@ -146,6 +150,7 @@ class LedgerImpl final : public Ledger {
   rocksdb::ColumnFamilyHandle* global_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* idem_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* messages_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* evidence_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
 
   std::mutex mu_;

@@ -61,9 +61,35 @@ struct Options {
   std::vector<std::shared_ptr<Projection>> projections;
 };
 
+// One delivery of raw input (a webhook body exactly as received) that an append came from.
+// Kept content-addressed by the SHA-256 of `body`, in the same write as the events, so a dispute
+// can go back to what a platform actually delivered; events link to it through Event::evidence.
+struct EvidenceDelivery {
+  std::string body;             // the exact bytes received
+  std::string source;           // e.g. "whatsapp", "messenger"
+  int64_t received_at_us = 0;   // when the server received it
+  bool signature_valid = false; // result of the sender's signature check
+};
+
 struct AppendOptions {
   // Overrides Options::durability for this call when set. Default: unset.
   std::optional<Durability> durability;
+  // Raw input this append came from, stored with its events (all or nothing). A body already
+  // stored is not stored twice; every delivery of it is recorded. An append may carry evidence
+  // and no events (a redelivery whose events are all duplicates). Default: none.
+  std::vector<EvidenceDelivery> evidence;
+};
+
+// A stored evidence body and every recorded delivery of it, oldest first.
+struct StoredEvidence {
+  Digest sha256{};
+  std::string body;
+  struct Delivery {
+    std::string source;
+    int64_t received_at_us = 0;
+    bool signature_valid = false;
+  };
+  std::vector<Delivery> deliveries;
 };
 
 // The outcome of one appended event.
@@ -183,6 +209,9 @@ class Ledger {
                         const std::function<void(uint64_t, uint64_t)>& progress = {}) = 0;
 
   virtual Result<LedgerStats> Stats() = 0;
+
+  // The evidence body with this SHA-256 and its deliveries; NotFound (reason evidence_not_found).
+  virtual Result<StoredEvidence> GetEvidence(const Digest& sha256) = 0;
 
   // ---- projections ----
   // A reader of one projection's committed state, pinned to a snapshot: every Get and Scan
