@@ -149,6 +149,21 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
       "demo", "Append the demo conversations (idempotent) and print how to look at them");
   AddDataOption(demo_cmd, &demo.data_dir);
 
+  ServeCommand serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "Run the HTTP API (without --config: the embedded demo default)");
+  AddDataOption(serve_cmd, &serve.data_dir);
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (port 0: any free one)")
+      ->capture_default_str();
+  serve_cmd->add_option("--config", serve.config, "Config file (JSON with comments)")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--durability", serve.durability, "wal or fsync")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Durability>{{"wal", Durability::kWal},
+                                            {"fsync", Durability::kFsync}}));
+  serve_cmd->add_flag("!--no-demo-data", serve.demo_data,
+                      "Demo mode: do not append the demo conversations");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -169,6 +184,7 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
     if (*analytics_cmd) return RunAnalytics(analytics, out);
     if (*rebuild_cmd) return RunRebuild(rebuild, out);
     if (*demo_cmd) return RunDemo(demo, out);
+    if (*serve_cmd) return RunServe(serve, out);
   } catch (const std::exception& e) {
     // Nothing below throws by design; an allocation failure or a bug still ends cleanly.
     Log().critical("internal error: {}", e.what());

@@ -119,6 +119,18 @@ struct DemoCommand {
 // Idempotent: a second run appends nothing (every event comes back as a duplicate), kExitOk.
 int RunDemo(const DemoCommand& cmd, std::ostream& out);
 
+// `convledger serve`: the HTTP API (api/server.h) until SIGTERM or SIGINT, then a graceful
+// stop (kExitOk). Without `config`, the embedded demo default: the demo conversations loaded,
+// the webhook corpus accounts accepted, and an admin key printed once on `out`.
+struct ServeCommand {
+  std::string data_dir = kDefaultDataDir;
+  std::string listen = "127.0.0.1:8080";
+  std::string config;  // path; empty: the demo default
+  Durability durability = Durability::kWal;
+  bool demo_data = true;  // demo mode only: append the demo conversations at start
+};
+int RunServe(const ServeCommand& cmd, std::ostream& out);
+
 // `convledger history` and `convledger view`: one conversation's dispute history or customer
 // view as JSON (projections::History / CustomerView).
 struct ConversationViewCommand {

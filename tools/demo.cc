@@ -209,6 +209,28 @@ std::string ShellWord(const std::string& s) {
 
 std::vector<DemoConversation> DemoConversations() { return {Anna(), Ben(), Carla()}; }
 
+Result<DemoCounts> AppendDemoConversations(Ledger& ledger) {
+  DemoCounts counts;
+  for (const DemoConversation& conversation : DemoConversations()) {
+    std::vector<Event> events;
+    for (const std::string& text : conversation.events_json) {
+      Result<Event> event = ParseEventJson(text);
+      // The demo is fixed data: a failure here is a bug in it or in the parser.
+      if (!event.ok())
+        return Status::InvalidArgument(event.status().reason(),
+                                       "demo event of " + conversation.conversation_id +
+                                           " does not parse: " + event.status().message());
+      events.push_back(std::move(event).value());
+    }
+    // One conversation, one atomic append: it is there whole or not at all.
+    Result<std::vector<AppendResult>> results = ledger.Append(std::move(events));
+    if (!results.ok()) return results.status();
+    for (const AppendResult& r : *results) (r.duplicate ? counts.duplicates : counts.appended) += 1;
+    ++counts.conversations;
+  }
+  return counts;
+}
+
 int RunDemo(const DemoCommand& cmd, std::ostream& out) {
   Result<std::unique_ptr<Ledger>> opened = OpenLedger(cmd.data_dir, OpenMode::kReadWrite);
   if (!opened.ok()) {
@@ -218,26 +240,12 @@ int RunDemo(const DemoCommand& cmd, std::ostream& out) {
   Ledger& ledger = **opened;
 
   const std::vector<DemoConversation> demo = DemoConversations();
-  size_t appended = 0, duplicates = 0;
-  for (const DemoConversation& conversation : demo) {
-    std::vector<Event> events;
-    for (const std::string& text : conversation.events_json) {
-      Result<Event> event = ParseEventJson(text);
-      if (!event.ok()) {  // the demo is fixed data: this is a bug in it or in the parser
-        Log().error("demo event of {} does not parse: {}", conversation.conversation_id,
-                    event.status().ToString());
-        return kExitFailed;
-      }
-      events.push_back(std::move(event).value());
-    }
-    // One conversation, one atomic append: it is there whole or not at all.
-    Result<std::vector<AppendResult>> results = ledger.Append(std::move(events));
-    if (!results.ok()) {
-      Log().error("appending {}: {}", conversation.conversation_id, results.status().ToString());
-      return ExitCodeFor(results.status());
-    }
-    for (const AppendResult& r : *results) (r.duplicate ? duplicates : appended) += 1;
+  Result<DemoCounts> counts = AppendDemoConversations(ledger);
+  if (!counts.ok()) {
+    Log().error("appending the demo: {}", counts.status().ToString());
+    return ExitCodeFor(counts.status());
   }
+  const size_t appended = counts->appended, duplicates = counts->duplicates;
   Result<LedgerStats> stats = ledger.Stats();
   if (!stats.ok()) {
     Log().error("stats: {}", stats.status().ToString());

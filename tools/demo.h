@@ -5,8 +5,11 @@
 // occurred_at, so appending the demo again appends nothing.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
+
+#include "ledger/ledger.h"
 
 namespace convledger::cli {
 
@@ -25,5 +28,13 @@ struct DemoConversation {
 //    everyone without explanation; the customer complains and opts out; a legal hold.
 //  - "demo-wa-carla": an automated refund notice sent by a bot from a "utility" template.
 std::vector<DemoConversation> DemoConversations();
+
+struct DemoCounts {
+  size_t conversations = 0;
+  size_t appended = 0;    // events appended now
+  size_t duplicates = 0;  // events already there (the demo's idempotency keys)
+};
+// Appends the demo, one atomic append per conversation; idempotent.
+Result<DemoCounts> AppendDemoConversations(Ledger& ledger);
 
 }  // namespace convledger::cli

@@ -383,11 +383,13 @@ Result<Event> ParseEventJson(std::string_view text) {
   return e;
 }
 
-Result<std::vector<Event>> ParseEventsJson(std::string_view text) {
+Result<std::vector<Event>> ParseEventsJson(std::string_view text, bool* is_batch) {
   auto j = ParseText(text);
   if (!j.ok()) return j.status();
   std::vector<Event> out;
-  if (j->is_object() && j->contains("events")) {
+  const bool batch = j->is_object() && j->contains("events");
+  if (is_batch != nullptr) *is_batch = batch;
+  if (batch) {
     FieldReader r(*j, "");
     const json* arr = nullptr;
     if (Status st = r.Array("events", SIZE_MAX, &arr); !st.ok()) return st;

@@ -35,7 +35,8 @@ Result<Event> ParseEventJson(std::string_view json_text);
 // Parses either one event object or {"events":[...]} (a batch). Same reasons, plus
 // empty_batch, batch_too_large and body_too_large (over 16 MiB of text); errors name the failing
 // index ("events[2].actor.kind").
-Result<std::vector<Event>> ParseEventsJson(std::string_view json_text);
+// `is_batch`, when given, tells which of the two forms the text was (set once it is JSON).
+Result<std::vector<Event>> ParseEventsJson(std::string_view json_text, bool* is_batch = nullptr);
 
 // Renders an event (as stored, with the assigned fields) as one line of compact JSON:
 // the input form plus global_seq, conversation_seq, recorded_at, event_id, hash, prev_hash.
