@@ -39,6 +39,8 @@ class SessionBase {
   virtual ~SessionBase() = default;
   // Posts the graceful-stop notice onto the session's own executor.
   virtual void PostShutdown() = 0;
+  // For the shutdown log: what the session is doing.
+  virtual const char* StateName() const = 0;
 };
 
 // Wakes feed streams that have caught up when new events are committed (and every
@@ -55,6 +57,15 @@ class FeedHub {
       stop_ = true;
     }
     if (thread_.joinable()) thread_.join();
+  }
+  // Wakes every waiting stream now (graceful stop: they see `stopping` and close).
+  void WakeAll() {
+    std::vector<std::function<void()>> wake;
+    {
+      std::lock_guard lk(mu_);
+      wake.swap(waiters_);
+    }
+    for (auto& w : wake) w();
   }
   // Calls `wake` once an event after `cursor` is committed (at once if one already is), or at
   // the next heartbeat tick.
@@ -175,6 +186,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void Run(std::list<std::weak_ptr<SessionBase>>::iterator reg) {
     reg_ = reg;
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->Begin(); });
+  }
+
+  const char* StateName() const override {
+    static const char* kNames[] = {"handshake", "reading", "busy", "streaming", "waiting",
+                                   "closed"};
+    return kNames[static_cast<int>(state_.load())];
   }
 
   void PostShutdown() override {
@@ -367,6 +384,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   // Reads the next chunk on a worker; only one chunk is ever in memory per stream.
   void Fetch() {
+    if (state_ == State::kClosed) return;
     if (sh_.stopping.load()) return Close();
     state_ = State::kStreaming;
     net::post(sh_.workers, [self = this->shared_from_this()] {
@@ -379,6 +397,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void OnChunk(Result<std::string> chunk, uint64_t cursor) {
+    if (state_ == State::kClosed) return;
     if (!chunk.ok()) {
       spdlog::error("feed stream request_id={} read failed: {}", ctx_.request_id,
                     chunk.status().ToString());
@@ -395,13 +414,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void WaitForEvents() {
+    if (state_ == State::kClosed) return;
+    if (sh_.stopping.load()) return Close();
     state_ = State::kStreamWaiting;
-    std::weak_ptr<Session> weak = this->shared_from_this();
-    auto exec = stream_.get_executor();
-    sh_.hub.Wait(cursor_, [weak, exec] {
-      net::post(exec, [weak] {
-        if (auto self = weak.lock()) self->OnWake();
-      });
+    // The hub holds the session while it waits: no socket operation is pending then, so
+    // nothing else keeps it alive.
+    auto self = this->shared_from_this();
+    sh_.hub.Wait(cursor_, [self] {
+      net::post(self->stream_.get_executor(), [self] { self->OnWake(); });
     });
   }
 
@@ -447,7 +467,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::list<std::weak_ptr<SessionBase>>::iterator reg_;
-  State state_ = State::kReading;
+  std::atomic<State> state_{State::kReading};
   bool first_ = true;
   RequestContext ctx_;
   std::string route_;
@@ -465,7 +485,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 class ServerImpl final : public Server {
  public:
   ServerImpl(Ledger& ledger, Config config)
-      : sh_(std::make_unique<Shared>(ledger, std::move(config))), acceptor_(sh_->ioc) {}
+      : sh_(std::make_unique<Shared>(ledger, std::move(config))),
+        acceptor_(sh_->ioc),
+        work_(net::make_work_guard(sh_->ioc)) {}
   ~ServerImpl() override { Shutdown(); }
 
   Status Listen(const ServerOptions& options) {
@@ -526,16 +548,23 @@ class ServerImpl final : public Server {
       }
       for (auto& s : live) s->PostShutdown();
     }
+    sh_->hub.WakeAll();
     {
       std::unique_lock lk(sh_->sessions_mu);
       const bool drained =
           sh_->sessions_cv.wait_for(lk, std::chrono::milliseconds(sh_->limits.shutdown_grace_ms),
                                     [&] { return sh_->active == 0; });
-      if (!drained) spdlog::warn("http shutdown: {} connections still open after the grace "
-                                 "period, closing them", sh_->active);
+      if (!drained) {
+        std::string states;
+        for (auto& w : sh_->sessions)
+          if (auto s = w.lock()) states += std::string(states.empty() ? "" : ",") + s->StateName();
+        spdlog::warn("http shutdown: {} connections still open after the grace period ({}), "
+                     "closing them", sh_->active, states);
+      }
     }
     sh_->hub.Stop();
     sh_->workers.join();
+    work_.reset();
     sh_->ioc.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
@@ -593,6 +622,10 @@ class ServerImpl final : public Server {
 
   std::unique_ptr<Shared> sh_;
   tcp::acceptor acceptor_;
+  // Keeps the I/O threads running while no socket operation is pending (every connection's
+  // request on a worker, the acceptor closed during shutdown): a worker's response must still
+  // find a thread to write it.
+  net::executor_work_guard<net::io_context::executor_type> work_;
   uint16_t port_ = 0;
   std::vector<std::thread> threads_;
   std::mutex shutdown_mu_;

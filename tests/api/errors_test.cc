@@ -14,7 +14,7 @@ TEST(Errors, BodyIsJsonWithCodeAndMessage) {
 
 TEST(Errors, BodySurvivesInvalidUtf8InMessage) {
   auto body = ErrorBody("invalid_utf8", std::string("bad \xff byte"));
-  EXPECT_NO_THROW((void)nlohmann::json::parse(body));
+  EXPECT_TRUE(nlohmann::json::accept(body));
 }
 
 TEST(Errors, StatusMapping) {
