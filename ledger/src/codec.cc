@@ -122,9 +122,16 @@ EventId NewEventId() {
   return id;
 }
 
-Encoded EncodeEvent(const Event& e) {
-  // Builders are reused per thread: their buffers stay allocated between events.
-  thread_local flatbuffers::FlatBufferBuilder b(1024);
+namespace {
+
+bool IsZero(const Digest& d) {
+  for (uint8_t x : d)
+    if (x) return false;
+  return true;
+}
+
+// Builds the Event table into `b`; the evidence digest only when `with_evidence` and set.
+void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evidence) {
   b.Clear();
   b.ForceDefaults(true);
   flatbuffers::Offset<void> body;
@@ -139,7 +146,7 @@ Encoded EncodeEvent(const Event& e) {
         tmpl = fbs::CreateTemplate(b, Str(b, e.template_->name), Str(b, e.template_->language),
                                    Str(b, e.template_->category));
       body = fbs::CreateMessageSent(b, mid, static_cast<fbs::Direction>(e.direction), sealed,
-                                    Str(b, e.reply_to), tmpl)
+                                    Str(b, e.reply_to), tmpl, Str(b, e.kind))
                  .Union();
       body_type = fbs::Body::MessageSent;
       break;
@@ -216,8 +223,34 @@ Encoded EncodeEvent(const Event& e) {
   eb.add_body(body);
   eb.add_channel(static_cast<fbs::Channel>(e.channel));
   eb.add_body_type(body_type);
+  // Only written when set: events without evidence keep exactly the bytes they had before the
+  // field existed (and their hashes with them).
+  fbs::Digest evidence;
+  if (with_evidence && !IsZero(e.evidence)) {
+    std::memcpy(evidence.mutable_b()->Data(), e.evidence.data(), 32);
+    eb.add_evidence(&evidence);
+  }
   b.Finish(eb.Finish());
+}
+
+}  // namespace
+
+Encoded EncodeEvent(const Event& e) {
+  // Builders are reused per thread: their buffers stay allocated between events.
+  thread_local flatbuffers::FlatBufferBuilder b(1024);
   Encoded out;
+  if (!IsZero(e.evidence)) {
+    // The fingerprint leaves the evidence out: Meta may redeliver the same message (same id,
+    // same content) inside a different body, and that is a duplicate, not a conflict. So the
+    // fingerprint is taken over the event built without it, then the stored bytes with it.
+    BuildEvent(b, e, /*with_evidence=*/false);
+    out.fingerprint =
+        Sha256(std::string_view(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+    BuildEvent(b, e, /*with_evidence=*/true);
+    out.bytes.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+    return out;
+  }
+  BuildEvent(b, e, /*with_evidence=*/false);
   out.bytes.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
   out.fingerprint = Sha256(out.bytes);
   return out;
@@ -371,6 +404,7 @@ Result<Event> Decode(std::string_view record_in, bool check_hash) {
   e.tenant = Read(ev->tenant());
   e.prev_hash = rv.prev_hash;
   e.hash = rv.hash;
+  if (ev->evidence()) e.evidence = ToDigest(ev->evidence());
   Status st;
   switch (ev->body_type()) {
     case fbs::Body::MessageSent: {
@@ -379,6 +413,7 @@ Result<Event> Decode(std::string_view record_in, bool check_hash) {
       e.message_id = Read(b->message_id());
       e.direction = static_cast<Direction>(b->direction());
       e.reply_to = Read(b->reply_to());
+      e.kind = Read(b->kind());
       std::vector<std::string> params;
       st = DecodeSealed(b->content(), &e, &params);
       if (b->template_()) {

@@ -51,6 +51,25 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
+// 64 hex digits (either case) into a digest. An all-zero digest means "none", like absent.
+bool ParseHexDigest(std::string_view hex, Digest* out) {
+  if (hex.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  Digest d{};
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    d[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  *out = d;
+  return true;
+}
+
 Status Invalid(std::string reason, const std::string& path, const std::string& what) {
   return Status::InvalidArgument(std::move(reason), path.empty() ? what : path + ": " + what);
 }
@@ -259,6 +278,11 @@ Status ParseEventObject(const json& obj, const std::string& path, Event* e) {
   }
   RETURN_IF_ERROR(r.Enum("channel", false, &ParseChannel, &e->channel));
   RETURN_IF_ERROR(r.String("tenant", false, kMaxIdBytes, &e->tenant));
+  std::string evidence;
+  RETURN_IF_ERROR(r.String("evidence", false, kMaxIdBytes, &evidence));
+  if (!evidence.empty() && !ParseHexDigest(evidence, &e->evidence))
+    return Invalid("invalid_value", r.PathOf("evidence"),
+                   "must be 64 hex digits (the SHA-256 of the raw payload)");
 
   if (NamesMessage(e->type))
     RETURN_IF_ERROR(r.String("message_id", true, kMaxIdBytes, &e->message_id));
@@ -273,6 +297,7 @@ Status ParseEventObject(const json& obj, const std::string& path, Event* e) {
     case EventType::kMessageSent: {
       RETURN_IF_ERROR(r.Enum("direction", true, &ParseDirection, &e->direction));
       RETURN_IF_ERROR(r.String("reply_to", false, kMaxIdBytes, &e->reply_to));
+      RETURN_IF_ERROR(r.String("kind", false, kMaxIdBytes, &e->kind));
       RETURN_IF_ERROR(r.Object("template", false, &obj_field));
       if (obj_field) {
         Template t;
@@ -462,12 +487,14 @@ std::string EventToJson(const Event& e) {
   j["actor"] = std::move(actor);
   if (e.channel != Channel::kUnknown) j["channel"] = ToString(e.channel);
   if (!e.tenant.empty()) j["tenant"] = e.tenant;
+  if (e.evidence != Digest{}) j["evidence"] = HexDigest(e.evidence);
   if (NamesMessage(e.type)) j["message_id"] = e.message_id;
   switch (e.type) {
     case EventType::kMessageSent:
       j["direction"] = ToString(e.direction);
       if (e.content || e.content_sealing != Sealing::kNone) j["content"] = ContentToJson(e);
       if (!e.reply_to.empty()) j["reply_to"] = e.reply_to;
+      if (!e.kind.empty()) j["kind"] = e.kind;
       if (e.template_) {
         nlohmann::ordered_json t;
         t["name"] = e.template_->name;

@@ -81,6 +81,7 @@ Status ValidateShape(const Event& e) {
                               {&e.tenant, kMaxIdBytes, "tenant"},
                               {&e.message_id, kMaxIdBytes, "message_id"},
                               {&e.reply_to, kMaxIdBytes, "reply_to"},
+                              {&e.kind, kMaxIdBytes, "kind"},
                               {&e.reason, kMaxShortTextBytes, "reason"},
                               {&e.reason_code, kMaxIdBytes, "reason_code"},
                               {&e.replacement_message_id, kMaxIdBytes, "replacement_message_id"},

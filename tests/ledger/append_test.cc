@@ -213,6 +213,8 @@ TEST_F(AppendTest, StoresEveryFieldOfEveryType) {
       Media{"image/jpeg", 12345, "ab12", "the offer", "media-9", "offer.jpg"});
   sent.reply_to = "m0";
   sent.template_ = Template{"refund_notice", "en_US", "utility", {"Ana", "20 EUR"}};
+  sent.kind = "image";
+  sent.evidence.fill(0xab);
   Event failed = StatusOf("c", "m1", Delivery::kFailed);
   Event removed = ReactionTo("c", "m1", "", ActorKind::kCustomer);
   removed.action = ReactionAction::kRemove;
@@ -485,6 +487,47 @@ TEST_F(IdempotencyTest, SameKeyInAnotherConversationIsAConflict) {
   ASSERT_OK(AppendOne(WithKey(Note("a", "x"), "k1")));
   EXPECT_STATUS(AppendOne(WithKey(Note("b", "x"), "k1")), kIdempotencyConflict,
                 "idempotency_key_reused");
+  EXPECT_EQ(ledger_->LastGlobalSeq(), 1u);
+}
+
+// Meta may redeliver one message inside another webhook body: same platform id, same content,
+// another body hash. The evidence is stored, but the repeat must be a duplicate, not a conflict.
+TEST_F(IdempotencyTest, EvidenceIsNotPartOfTheFingerprint) {
+  Event first = WithKey(Sent("a", "m1", "hello"), "wa:msg:m1");
+  first.actor = Actor{ActorKind::kCustomer, "4915", "Anna"};
+  first.direction = Direction::kInbound;
+  first.kind = "text";
+  first.evidence.fill(0x11);
+  ASSERT_OK_AND_ASSIGN(AppendResult original, AppendOne(first));
+  Event other_body = first;
+  other_body.evidence.fill(0x22);
+  ASSERT_OK_AND_ASSIGN(AppendResult again, AppendOne(other_body));
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.global_seq, original.global_seq);
+  Event no_evidence = first;
+  no_evidence.evidence = Digest{};
+  ASSERT_OK_AND_ASSIGN(AppendResult plain, AppendOne(no_evidence));
+  EXPECT_TRUE(plain.duplicate);
+  EXPECT_EQ(ledger_->LastGlobalSeq(), 1u);
+  // The first body's evidence is what was stored, and the hash covers it.
+  ASSERT_OK_AND_ASSIGN(auto events, ledger_->ReadConversation("a"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].evidence, first.evidence);
+  EXPECT_EQ(events[0].kind, "text");
+  ExpectVerifies();
+}
+
+TEST_F(IdempotencyTest, SameEvidenceOtherContentOrKindIsStillAConflict) {
+  Event first = WithKey(Sent("a", "m1", "hello"), "k1");
+  first.kind = "text";
+  first.evidence.fill(0x11);
+  ASSERT_OK(AppendOne(first));
+  Event other_text = first;
+  other_text.content->text = "hullo";
+  EXPECT_STATUS(AppendOne(other_text), kIdempotencyConflict, "idempotency_key_reused");
+  Event other_kind = first;
+  other_kind.kind = "button";
+  EXPECT_STATUS(AppendOne(other_kind), kIdempotencyConflict, "idempotency_key_reused");
   EXPECT_EQ(ledger_->LastGlobalSeq(), 1u);
 }
 

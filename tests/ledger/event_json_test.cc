@@ -78,6 +78,7 @@ json FullEnvelope(std::string_view type) {
   j["occurred_at"] = "2026-11-24T10:03:00.123456Z";
   j["actor"] = {{"kind", "agent"}, {"id", "agent-7"}, {"display", "Ana"}};
   j["tenant"] = "acme";
+  j["evidence"] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
   return j;
 }
 
@@ -100,6 +101,7 @@ json Full(std::string_view type) {
                      {"language", "en_US"},
                      {"category", "utility"},
                      {"parameters", {"Ana", "20 EUR"}}};
+    j["kind"] = "image";
   } else if (type == "message.edited") {
     j["reason"] = "typo";
   } else if (type == "message.deleted") {
@@ -836,6 +838,38 @@ TEST(EventToJsonTest, RendersOneLineOfJsonWithTheInputFieldNames) {
   EXPECT_EQ(out.at("reply_to"), "wamid.0");
   EXPECT_EQ(out.at("template").at("name"), "refund_notice");
   EXPECT_EQ(out.at("template").at("parameters"), json({"Ana", "20 EUR"}));
+  EXPECT_EQ(out.at("kind"), "image");
+  EXPECT_EQ(out.at("evidence"), "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+}
+
+TEST(ParseEventJsonTest, ParsesKindAndEvidence) {
+  json j = Minimal("message.sent");
+  j["kind"] = "location";
+  // Either case is accepted; the output is lower case.
+  j["evidence"] = "ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789";
+  ASSERT_OK_AND_ASSIGN(Event e, Parse(j));
+  EXPECT_EQ(e.kind, "location");
+  EXPECT_EQ(HexDigest(e.evidence),
+            "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+  // Absent: empty kind, zero evidence, and neither is rendered.
+  ASSERT_OK_AND_ASSIGN(Event plain, Parse(Minimal("message.sent")));
+  EXPECT_EQ(plain.kind, "");
+  EXPECT_EQ(plain.evidence, Digest{});
+  const json out = json::parse(EventToJson(plain));
+  EXPECT_FALSE(out.contains("kind"));
+  EXPECT_FALSE(out.contains("evidence"));
+}
+
+TEST(ParseEventJsonTest, RejectsEvidenceThatIsNotADigestAndKindOutsideMessageSent) {
+  for (const std::string& bad :
+       {std::string(63, 'a'), std::string(65, 'a'), std::string(64, 'g'), "sha256=" + std::string(64, 'a')}) {
+    json j = Minimal("note.added");
+    j["evidence"] = bad;
+    EXPECT_STATUS(Parse(j), kInvalidArgument, "invalid_value") << bad;
+  }
+  json j = Minimal("message.edited");
+  j["kind"] = "text";
+  EXPECT_STATUS(Parse(j), kInvalidArgument, "unknown_field");
 }
 
 TEST(EventToJsonTest, RendersTheAssignedFields) {

@@ -112,6 +112,10 @@ struct Event {
   Actor actor;
   Channel channel = Channel::kUnknown;
   std::string tenant;                         // empty on input: "default"
+  // SHA-256 of the raw platform payload (e.g. a webhook body) this event was mapped from, so a
+  // dispute can go back to what the platform delivered. All zero: none. Stored, hashed, but
+  // left out of the idempotency fingerprint (the platform's id is the identity, not the body).
+  Digest evidence{};
 
   // ---- body (only the fields of `type`) ----
   std::string message_id;       // every message.* type
@@ -119,6 +123,8 @@ struct Event {
   std::optional<Content> content;             // sent, edited; note text lives in content.text
   std::string reply_to;                       // sent
   std::optional<Template> template_;          // sent
+  std::string kind;                           // sent: the platform's message type (text, image,
+                                              // location, unsupported, ...); empty: not given
   std::string reason;                         // edited, deleted, redacted
   DeleteScope scope = DeleteScope::kUnknown;  // deleted
   std::string reason_code;                    // deleted, corrected
