@@ -6,6 +6,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "ledger/event_json.h"
@@ -229,6 +230,11 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   };
   std::vector<std::string> existing;
   const bool listed = rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok();
+  // A read-only open cannot create the tree's column family: a ledger written before the tree
+  // existed is then served without proofs until a read-write open builds them.
+  if (!options.read_only ||
+      std::find(existing.begin(), existing.end(), merkle::kMerkleCf) != existing.end())
+    cfs.push_back({merkle::kMerkleCf, cf_options(true)});
   for (const auto& proj : options.projections) {
     const std::string name = "proj." + std::string(proj->Name());
     bool dup = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
@@ -260,6 +266,8 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->idem_cf_ = impl->handles_[3];
   impl->messages_cf_ = impl->handles_[4];
   impl->default_cf_ = impl->handles_[0];
+  for (size_t i = 0; i < cfs.size(); ++i)
+    if (cfs[i].name == merkle::kMerkleCf) impl->merkle_cf_ = impl->handles_[i];
 
   std::string format;
   s = raw->Get(rocksdb::ReadOptions(), impl->handles_[0], kFormatKey, &format);
@@ -304,6 +312,7 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->next_global_seq_ = last + 1;
   impl->last_committed_.store(last);
   it.reset();
+  if (Status st = impl->OpenMerkle(); !st.ok()) return st;
   for (const auto& proj : options.projections) {
     auto slot = std::make_unique<ProjSlot>();
     slot->projection = proj;
@@ -416,6 +425,7 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     for (auto& [k, v] : local.idempotency) g.idempotency[k] = std::move(v);
     for (size_t i = 0; i < slots_.size(); ++i)
       for (auto& [k, v] : local.state[i]) g.state[i][k] = std::move(v);
+    g.leaves.insert(g.leaves.end(), local.leaves.begin(), local.leaves.end());
     g.next_global_seq = local.next_global_seq;
   }
   if (!any_ok) return;
@@ -439,6 +449,24 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   for (const auto& [key, dirty] : g.dirty_messages) {
     const char flags = static_cast<char>(g.messages[key]);
     batch.Put(messages_cf_, key, rocksdb::Slice(&flags, 1)).PermitUncheckedError();
+  }
+  // The Merkle tree, in the same batch as the events: only leaves of the appends that passed
+  // their checks reach g.leaves (a failed append's local overlay is dropped with its save point),
+  // and the frontier is published only after the write succeeds.
+  merkle::Frontier frontier;
+  {
+    std::lock_guard lk(merkle_mu_);
+    frontier = frontier_;
+  }
+  assert(frontier.size() == next_global_seq_ - 1);
+  assert(g.leaves.size() == g.next_global_seq - next_global_seq_);
+  for (const Digest& event_hash : g.leaves) {
+    frontier.Append(merkle::LeafHash(event_hash), [&](int level, uint64_t index, const Digest& h) {
+      batch
+          .Put(merkle_cf_, merkle::NodeKey(level, index),
+               rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size()))
+          .PermitUncheckedError();
+    });
   }
   // Projection state and checkpoints, in the same batch as the events they fold.
   for (size_t i = 0; i < slots_.size(); ++i) {
@@ -472,6 +500,10 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   if (head_cache_.size() > kMaxCachedHeads) head_cache_.clear();
   for (auto& [conv, h] : g.heads)
     if (h.dirty) head_cache_[conv] = std::move(h.value);
+  {
+    std::lock_guard lk(merkle_mu_);
+    frontier_ = std::move(frontier);
+  }
   next_global_seq_ = g.next_global_seq;
   conversations_ += created;
   last_recorded_us_ = recorded;
@@ -812,6 +844,7 @@ Status LedgerImpl::ApplyWriter(Writer* w, Overlay& group, Overlay& local,
     head->value.global_seq = a.global_seq;
     head->value.hash = hash;
     head->value.tenant = e.tenant;
+    local.leaves.push_back(hash);
     w->results.push_back(r);
   }
   return Status::OK();
