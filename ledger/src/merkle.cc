@@ -159,16 +159,16 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2, std::string_view root1,
     return Status::InvalidArgument("size_order", "size1 " + std::to_string(size1) +
                                                      " is larger than size2 " +
                                                      std::to_string(size2));
+  if (size1 == 0)
+    // Every tree extends the empty one: such a "proof" proves nothing, and a verifier that says
+    // yes to it can be fooled into accepting any second root (RFC 9162 defines PROOF for
+    // 0 < first only; the published vectors refuse it too).
+    return Status::InvalidArgument("empty_first_tree",
+                                   "a consistency proof needs a first tree of at least 1 leaf");
   if (size1 == size2) {
     if (!proof.empty())
       return Status::Corruption("proof_size_mismatch", "equal sizes need an empty proof");
     if (root1 != root2) return RootMismatch("same root for equal sizes");
-    return Status::OK();
-  }
-  if (size1 == 0) {
-    // Every tree extends the empty tree; there is nothing to prove.
-    if (!proof.empty())
-      return Status::Corruption("proof_size_mismatch", "size1 0 needs an empty proof");
     return Status::OK();
   }
   if (proof.empty()) return Status::Corruption("proof_size_mismatch", "empty proof");

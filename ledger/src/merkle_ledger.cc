@@ -69,9 +69,20 @@ Status LedgerImpl::OpenMerkle() {
   }
   // Leaves past the log can only come from a damaged index tail (the marker wins there, see
   // Open); they are overwritten as the log grows again and `verify` reports the damage.
-  const uint64_t size = std::min(stored, last);
+  uint64_t size = std::min(stored, last);
   merkle::Frontier frontier;
-  if (Status st = merkle::Frontier::Load(size, MerkleReader(), &frontier); !st.ok()) return st;
+  if (Status st = merkle::Frontier::Load(size, MerkleReader(), &frontier); !st.ok()) {
+    if (!st.IsCorruption()) return st;
+    // A damaged right edge. The tree is derived from the log alone, so a read-write open
+    // rebuilds it (below, from leaf 0); a read-only open serves no proofs (`verify` reports
+    // the damage). Opening must not fail: `verify` needs an open ledger to say what is wrong.
+    if (options_.info_log)
+      options_.info_log("the Merkle tree is damaged (" + st.message() + ")" +
+                        (options_.read_only ? "; proofs unavailable until a read-write open"
+                                            : "; rebuilding it from the log"));
+    size = 0;
+    frontier = merkle::Frontier();
+  }
 
   if (size < last && !options_.read_only) {
     // A ledger written before the tree existed: build it from the log, in order, in batches.
@@ -228,6 +239,9 @@ Result<InclusionProof> LedgerImpl::ProveInclusion(uint64_t global_seq, uint64_t 
 }
 
 Result<ConsistencyProof> LedgerImpl::ProveConsistency(uint64_t first, uint64_t second) {
+  if (first == 0)
+    return Status::InvalidArgument("tree_size_out_of_range",
+                                   "first must be at least 1: every tree extends the empty one");
   if (first > second)
     return Status::InvalidArgument("tree_size_out_of_range",
                                    "first (" + std::to_string(first) +

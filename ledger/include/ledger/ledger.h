@@ -210,8 +210,9 @@ class Ledger {
   // O(log n) reads.
   virtual Result<InclusionProof> ProveInclusion(uint64_t global_seq, uint64_t tree_size = 0) = 0;
 
-  // Proof that the tree of `second` events extends the tree of `first` (0 <= first <= second <=
-  // LastGlobalSeq(); `second` 0 means the empty tree, not the current size). O(log n) reads.
+  // Proof that the tree of `second` events extends the tree of `first` (1 <= first <= second <=
+  // LastGlobalSeq(); 0 is refused like any size out of range: nothing is proved about an empty
+  // tree). O(log n) reads.
   virtual Result<ConsistencyProof> ProveConsistency(uint64_t first, uint64_t second) = 0;
 
   // Signs {current size, its root, now} with the tree signing key. NotFound

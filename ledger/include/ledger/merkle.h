@@ -50,7 +50,7 @@ struct ConsistencyProof {
   uint64_t second = 0;
   Digest first_root{};
   Digest second_root{};
-  std::vector<Digest> proof;  // RFC 9162 PROOF; empty when first == 0 or first == second
+  std::vector<Digest> proof;  // RFC 9162 PROOF; empty when first == second
 };
 
 struct SignedTreeHead {
@@ -79,6 +79,8 @@ Digest RootFromLeaves(const std::vector<Digest>& leaf_hashes);
 // OK when the proof holds. Otherwise:
 //   invalid_argument/index_out_of_range  leaf index >= tree_size
 //   invalid_argument/size_order          size1 > size2
+//   invalid_argument/empty_first_tree    size1 == 0 (consistency with the empty tree proves
+//                                        nothing; RFC 9162 defines proofs for 0 < size1 only)
 //   corruption/proof_size_mismatch       the proof has the wrong number of hashes for the sizes
 //                                        (or a leaf hash is not 32 bytes)
 //   corruption/root_mismatch             the proof does not lead to the given root(s)
