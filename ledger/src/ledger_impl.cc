@@ -6,7 +6,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 
 #include "ledger/event_json.h"
@@ -458,8 +457,20 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     std::lock_guard lk(merkle_mu_);
     frontier = frontier_;
   }
-  assert(frontier.size() == next_global_seq_ - 1);
-  assert(g.leaves.size() == g.next_global_seq - next_global_seq_);
+  if (frontier.size() != next_global_seq_ - 1 ||
+      g.leaves.size() != g.next_global_seq - next_global_seq_) {
+    // Cannot happen unless the tree and the log disagree at open; never write a wrong tree.
+    bg_error_ = Status::Corruption("merkle_out_of_step",
+                                   "the Merkle tree has " + std::to_string(frontier.size()) +
+                                       " leaves but the log " +
+                                       std::to_string(next_global_seq_ - 1) +
+                                       " events; appends stop until the ledger is reopened");
+    for (Writer* x : group) {
+      x->status = bg_error_;
+      x->results.clear();
+    }
+    return;
+  }
   for (const Digest& event_hash : g.leaves) {
     frontier.Append(merkle::LeafHash(event_hash), [&](int level, uint64_t index, const Digest& h) {
       batch

@@ -119,16 +119,29 @@ Status LedgerImpl::OpenMerkle() {
                           std::to_string(last) + " events");
       return true;
     });
-    if (!st.ok()) return st;
     if (!write_error.ok()) return write_error;
-    if (Status fst = flush(); !fst.ok()) return fst;
-    if (frontier.size() != last)
-      return Status::Corruption("merkle_backfill_incomplete",
-                                "the log ended at " + std::to_string(frontier.size()) +
-                                    " events while building the Merkle tree of " +
-                                    std::to_string(last));
-    if (options_.info_log)
+    if (st.ok()) st = flush();
+    if (!st.ok() && !st.IsCorruption()) return st;
+    if (st.ok() && frontier.size() != last)
+      st = Status::Corruption("merkle_backfill_incomplete",
+                              "the log ended at " + std::to_string(frontier.size()) +
+                                  " events while building the Merkle tree of " +
+                                  std::to_string(last));
+    if (!st.ok()) {
+      // A damaged log (a gap in the index, an unreadable record) must not stop the ledger from
+      // opening: `verify` needs it open to say what is wrong. The tree stays as far as it got;
+      // appends would extend a tree out of step with the log, so they fail until a reopen.
+      if (options_.info_log)
+        options_.info_log("the Merkle tree could not be built past " +
+                          std::to_string(frontier.size()) + " events: " + st.ToString());
+      bg_error_ = Status::Corruption("merkle_backfill_incomplete",
+                                     "the Merkle tree covers " + std::to_string(frontier.size()) +
+                                         " of " + std::to_string(last) +
+                                         " events (the log is damaged; run verify): " +
+                                         st.message());
+    } else if (options_.info_log) {
       options_.info_log("built the Merkle tree of " + std::to_string(last) + " events");
+    }
   }
   {
     std::lock_guard lk(merkle_mu_);

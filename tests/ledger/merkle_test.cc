@@ -496,6 +496,29 @@ TEST_F(MerkleLedgerTest, LedgerWithoutATreeIsBackfilledAtOpen) {
   EXPECT_TRUE(log.empty()) << ::testing::PrintToString(log);
 }
 
+TEST_F(MerkleLedgerTest, BackfillOverADamagedLogStillOpensButRefusesAppends) {
+  AppendNotes(9);
+  ledger_.reset();
+  {
+    RawDb raw(dir_.path());
+    ASSERT_TRUE(raw.db()->DropColumnFamily(raw.cf("merkle")).ok());
+    std::string key;
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>(i == 0 ? 5 : 0));
+    ASSERT_TRUE(raw.db()->Delete({}, raw.cf("global_index"), key).ok());  // a gap at 5
+  }
+  std::vector<std::string> log;
+  options_.info_log = [&](const std::string& line) { log.push_back(line); };
+  Open();  // verify must be able to open it
+  EXPECT_NE(::testing::PrintToString(log).find("could not be built"), std::string::npos)
+      << ::testing::PrintToString(log);
+  EXPECT_STATUS(ledger_->Append({Note("c", "x")}), kCorruption, "merkle_backfill_incomplete");
+  EXPECT_STATUS(ledger_->MerkleRoot(0), kBusy, "merkle_tree_incomplete");
+  VerifyReport report;
+  ASSERT_OK(ledger_->Verify(&report));
+  EXPECT_TRUE(test::NamesGlobalSeq(::testing::PrintToString(report.problems), 5))
+      << ::testing::PrintToString(report.problems);
+}
+
 TEST_F(MerkleLedgerTest, VerifyReportsADamagedLeafAndADamagedInnerNode) {
   AppendNotes(12);
   ledger_.reset();
