@@ -231,9 +231,11 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   const bool listed = rocksdb::DB::ListColumnFamilies(db_opts, dir, &existing).ok();
   // A read-only open cannot create the tree's column family: a ledger written before the tree
   // existed is then served without proofs until a read-write open builds them.
+  // No bloom filters for it: proofs only read nodes that exist, where a filter never saves a
+  // read, and the memtable filter would cost every append two more insertions into it.
   if (!options.read_only ||
       std::find(existing.begin(), existing.end(), merkle::kMerkleCf) != existing.end())
-    cfs.push_back({merkle::kMerkleCf, cf_options(true)});
+    cfs.push_back({merkle::kMerkleCf, cf_options(false)});
   for (const auto& proj : options.projections) {
     const std::string name = "proj." + std::string(proj->Name());
     bool dup = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
