@@ -164,6 +164,38 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   serve_cmd->add_flag("!--no-demo-data", serve.demo_data,
                       "Demo mode: do not append the demo conversations");
 
+  KeyPublicCommand key_public;
+  CLI::App* key_cmd = app.add_subcommand("key", "The tree signing key");
+  key_cmd->require_subcommand(1);
+  CLI::App* key_public_cmd =
+      key_cmd->add_subcommand("public", "Print the public key that verifies tree heads (PEM)");
+  AddDataOption(key_public_cmd, &key_public.data_dir);
+
+  TreeHeadCommand tree_head;
+  CLI::App* tree_head_cmd = app.add_subcommand(
+      "tree-head", "Print a signed tree head (size, Merkle root, time, Ed25519 signature) as JSON");
+  AddDataOption(tree_head_cmd, &tree_head.data_dir);
+  tree_head_cmd->add_flag("--pretty", tree_head.pretty, "Indented JSON instead of one line");
+
+  CLI::App* proof_cmd = app.add_subcommand("proof", "Merkle proofs (RFC 9162) as JSON");
+  proof_cmd->require_subcommand(1);
+  ProofInclusionCommand inclusion;
+  CLI::App* inclusion_cmd = proof_cmd->add_subcommand(
+      "inclusion", "Audit path proving that event --seq is in the tree of --tree-size events");
+  AddDataOption(inclusion_cmd, &inclusion.data_dir);
+  inclusion_cmd->add_option("--seq", inclusion.seq, "Global sequence of the event")->required();
+  inclusion_cmd->add_option("--tree-size", inclusion.tree_size,
+                            "Tree size (number of events) to prove against (default: current)");
+  inclusion_cmd->add_flag("--pretty", inclusion.pretty, "Indented JSON instead of one line");
+  ProofConsistencyCommand consistency;
+  CLI::App* consistency_cmd = proof_cmd->add_subcommand(
+      "consistency", "Proof that the tree of --to events extends the tree of --from events");
+  AddDataOption(consistency_cmd, &consistency.data_dir);
+  consistency_cmd->add_option("--from", consistency.from, "First tree size (at least 1)")
+      ->required();
+  consistency_cmd->add_option("--to", consistency.to, "Second tree size")->required();
+  consistency_cmd->add_flag("--pretty", consistency.pretty, "Indented JSON instead of one line");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -185,6 +217,10 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
     if (*rebuild_cmd) return RunRebuild(rebuild, out);
     if (*demo_cmd) return RunDemo(demo, out);
     if (*serve_cmd) return RunServe(serve, out);
+    if (*key_public_cmd) return RunKeyPublic(key_public, out);
+    if (*tree_head_cmd) return RunTreeHead(tree_head, out);
+    if (*inclusion_cmd) return RunProofInclusion(inclusion, out);
+    if (*consistency_cmd) return RunProofConsistency(consistency, out);
   } catch (const std::exception& e) {
     // Nothing below throws by design; an allocation failure or a bug still ends cleanly.
     Log().critical("internal error: {}", e.what());

@@ -184,6 +184,52 @@ struct RebuildCommand {
 // projection (reason projection_not_found).
 int RunRebuild(const RebuildCommand& cmd, std::ostream& out);
 
+// ---- proofs (tools/proof_commands.cc) ----
+// Every proof command opens the ledger read-only (beside a running writer) and prints one JSON
+// object (indented with `pretty`). Hashes are lower-case hex, the signature base64. Errors are
+// logged as their JSON on stderr; a value out of range (a --seq or tree size beyond the log,
+// --from 0 or after --to) is kExitUsage; a ledger without a key or tree yet (written before
+// they existed, and not opened read-write since) is kExitFailed / kExitIo (signing_key_not_found,
+// merkle_tree_incomplete).
+
+// `convledger key public`: prints the tree signing key's public half (PEM) as it is, not JSON.
+struct KeyPublicCommand {
+  std::string data_dir = kDefaultDataDir;
+};
+int RunKeyPublic(const KeyPublicCommand& cmd, std::ostream& out);
+
+// `convledger tree-head`: a signed tree head of the current log:
+// {"tree_size", "root_hash", "timestamp" (RFC 3339), "timestamp_us", "signature" (base64 of the
+//  64-byte Ed25519 signature over merkle::TreeHeadSigningInput), "algorithm": "ed25519",
+//  "signed_format": "convledger/sth/v1", "public_key" (PEM)}.
+struct TreeHeadCommand {
+  std::string data_dir = kDefaultDataDir;
+  bool pretty = false;
+};
+int RunTreeHead(const TreeHeadCommand& cmd, std::ostream& out);
+
+// `convledger proof inclusion --seq N [--tree-size M]`:
+// {"global_seq", "leaf_index", "tree_size", "event_hash", "leaf_hash", "audit_path": [hex...],
+//  "root_hash"}; RFC 9162 audit path of leaf_index = global_seq - 1.
+struct ProofInclusionCommand {
+  std::string data_dir = kDefaultDataDir;
+  uint64_t seq = 0;
+  // Default: 0 (the current size).
+  uint64_t tree_size = 0;
+  bool pretty = false;
+};
+int RunProofInclusion(const ProofInclusionCommand& cmd, std::ostream& out);
+
+// `convledger proof consistency --from A --to B`:
+// {"first", "second", "first_root", "second_root", "proof": [hex...]} (RFC 9162 PROOF).
+struct ProofConsistencyCommand {
+  std::string data_dir = kDefaultDataDir;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  bool pretty = false;
+};
+int RunProofConsistency(const ProofConsistencyCommand& cmd, std::ostream& out);
+
 // The whole CLI: parses `argv` and runs the subcommand with the given streams (usage errors
 // and --help go to `err` and `out`). Returns the exit code.
 int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out, std::ostream& err);

@@ -55,6 +55,8 @@ Result<std::unique_ptr<Ledger>> OpenLedger(const std::string& data_dir, OpenMode
   options.durability = durability;
   // Every opener maintains every view: an append by any writer folds them in its batch.
   options.projections = projections::MakeAll();
+  // Long work inside Open (building the Merkle tree of an older ledger) shows up in the log.
+  options.info_log = [](const std::string& line) { Log().info("{}", line); };
   if (mode != OpenMode::kReadWrite) {
     // Such an open must not create an empty ledger as a side effect of a typo in --data.
     std::error_code ec;

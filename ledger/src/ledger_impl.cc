@@ -234,6 +234,13 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   if (!options.read_only ||
       std::find(existing.begin(), existing.end(), keys::kEvidenceCf) != existing.end())
     cfs.push_back({keys::kEvidenceCf, cf_options(true)});
+  // A read-only open cannot create the tree's column family: a ledger written before the tree
+  // existed is then served without proofs until a read-write open builds them.
+  // No bloom filters for it: proofs only read nodes that exist, where a filter never saves a
+  // read, and the memtable filter would cost every append two more insertions into it.
+  if (!options.read_only ||
+      std::find(existing.begin(), existing.end(), merkle::kMerkleCf) != existing.end())
+    cfs.push_back({merkle::kMerkleCf, cf_options(false)});
   for (const auto& proj : options.projections) {
     const std::string name = "proj." + std::string(proj->Name());
     bool dup = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
@@ -265,8 +272,10 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->idem_cf_ = impl->handles_[3];
   impl->messages_cf_ = impl->handles_[4];
   impl->default_cf_ = impl->handles_[0];
-  for (size_t i = 0; i < cfs.size(); ++i)
+  for (size_t i = 0; i < cfs.size(); ++i) {
     if (cfs[i].name == keys::kEvidenceCf) impl->evidence_cf_ = impl->handles_[i];
+    if (cfs[i].name == merkle::kMerkleCf) impl->merkle_cf_ = impl->handles_[i];
+  }
 
   std::string format;
   s = raw->Get(rocksdb::ReadOptions(), impl->handles_[0], kFormatKey, &format);
@@ -311,6 +320,7 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->next_global_seq_ = last + 1;
   impl->last_committed_.store(last);
   it.reset();
+  if (Status st = impl->OpenMerkle(); !st.ok()) return st;
   for (const auto& proj : options.projections) {
     auto slot = std::make_unique<ProjSlot>();
     slot->projection = proj;
@@ -473,6 +483,7 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     for (auto& [k, v] : local.idempotency) g.idempotency[k] = std::move(v);
     for (size_t i = 0; i < slots_.size(); ++i)
       for (auto& [k, v] : local.state[i]) g.state[i][k] = std::move(v);
+    g.leaves.insert(g.leaves.end(), local.leaves.begin(), local.leaves.end());
     g.next_global_seq = local.next_global_seq;
   }
   if (!any_ok) return;
@@ -496,6 +507,36 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   for (const auto& [key, dirty] : g.dirty_messages) {
     const char flags = static_cast<char>(g.messages[key]);
     batch.Put(messages_cf_, key, rocksdb::Slice(&flags, 1)).PermitUncheckedError();
+  }
+  // The Merkle tree, in the same batch as the events: only leaves of the appends that passed
+  // their checks reach g.leaves (a failed append's local overlay is dropped with its save point),
+  // and the frontier is published only after the write succeeds.
+  merkle::Frontier frontier;
+  {
+    std::lock_guard lk(merkle_mu_);
+    frontier = frontier_;
+  }
+  if (frontier.size() != next_global_seq_ - 1 ||
+      g.leaves.size() != g.next_global_seq - next_global_seq_) {
+    // Cannot happen unless the tree and the log disagree at open; never write a wrong tree.
+    bg_error_ = Status::Corruption("merkle_out_of_step",
+                                   "the Merkle tree has " + std::to_string(frontier.size()) +
+                                       " leaves but the log " +
+                                       std::to_string(next_global_seq_ - 1) +
+                                       " events; appends stop until the ledger is reopened");
+    for (Writer* x : group) {
+      x->status = bg_error_;
+      x->results.clear();
+    }
+    return;
+  }
+  for (const Digest& event_hash : g.leaves) {
+    frontier.Append(merkle::LeafHash(event_hash), [&](int level, uint64_t index, const Digest& h) {
+      batch
+          .Put(merkle_cf_, merkle::NodeKey(level, index),
+               rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size()))
+          .PermitUncheckedError();
+    });
   }
   // Projection state and checkpoints, in the same batch as the events they fold.
   for (size_t i = 0; i < slots_.size(); ++i) {
@@ -529,6 +570,10 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   if (head_cache_.size() > kMaxCachedHeads) head_cache_.clear();
   for (auto& [conv, h] : g.heads)
     if (h.dirty) head_cache_[conv] = std::move(h.value);
+  {
+    std::lock_guard lk(merkle_mu_);
+    frontier_ = std::move(frontier);
+  }
   next_global_seq_ = g.next_global_seq;
   conversations_ += created;
   last_recorded_us_ = recorded;
@@ -869,6 +914,7 @@ Status LedgerImpl::ApplyWriter(Writer* w, Overlay& group, Overlay& local,
     head->value.global_seq = a.global_seq;
     head->value.hash = hash;
     head->value.tenant = e.tenant;
+    local.leaves.push_back(hash);
     w->results.push_back(r);
   }
   return Status::OK();

@@ -24,6 +24,8 @@
 #include "codec.h"
 #include "keys.h"
 #include "ledger/ledger.h"
+#include "merkle_tree.h"
+#include "signing.h"
 
 namespace convledger {
 
@@ -60,6 +62,12 @@ class LedgerImpl final : public Ledger {
   Result<RebuildReport> RebuildProjection(
       std::string_view projection, bool replace,
       const std::function<void(uint64_t, uint64_t)>& progress) override;
+
+  Result<Digest> MerkleRoot(uint64_t tree_size) override;
+  Result<InclusionProof> ProveInclusion(uint64_t global_seq, uint64_t tree_size) override;
+  Result<ConsistencyProof> ProveConsistency(uint64_t first, uint64_t second) override;
+  Result<SignedTreeHead> SignTreeHead() override;
+  Result<std::string> PublicKeyPem() override;
 
  private:
   // One projection and its column family.
@@ -107,6 +115,7 @@ class LedgerImpl final : public Ledger {
     std::unordered_map<std::string, IdemEntry> idempotency; // idempotency key ->
     std::unordered_map<std::string, bool> dirty_messages;
     std::vector<StateOverlay> state;  // one per projection slot
+    std::vector<Digest> leaves;       // hashes of the events appended, in global order
     uint64_t next_global_seq = 0;
   };
 
@@ -126,6 +135,18 @@ class LedgerImpl final : public Ledger {
   Status HeadFromLog(std::string_view conversation_id, bool* exists, keys::HeadValue* out);
   // Runs `w` through the writer queue; returns once it is done.
   void RunWriter(Writer* w);
+
+  // merkle_ledger.cc
+  // Loads the frontier of the stored tree and, in a read-write open, builds the part of the tree
+  // the log has and the tree has not (a ledger written before the tree existed).
+  Status OpenMerkle();
+  // Reads complete subtrees from the merkle column family (at `snap` when given).
+  merkle::SubtreeReader MerkleReader(const rocksdb::Snapshot* snap = nullptr);
+  // The frontier's size and root, consistent with each other.
+  void CurrentTree(uint64_t* size, Digest* root);
+  // Checks a requested tree size against the log and the stored tree (0: current).
+  Result<uint64_t> ResolveTreeSize(uint64_t tree_size, bool zero_is_current);
+  Result<const signing::SigningKey*> Key();
 
   // projections.cc
   Status OpenProjections();
@@ -152,6 +173,8 @@ class LedgerImpl final : public Ledger {
   rocksdb::ColumnFamilyHandle* messages_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* evidence_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+  // nullptr only in a read-only open of a ledger written before the tree existed.
+  rocksdb::ColumnFamilyHandle* merkle_cf_ = nullptr;
 
   std::mutex mu_;
   std::deque<Writer*> writers_;  // GUARDED_BY(mu_)
@@ -167,6 +190,14 @@ class LedgerImpl final : public Ledger {
   std::thread catch_up_;
   std::atomic<bool> stopping_{false};
   std::mutex rebuild_mu_;  // one rebuild or catch-up at a time
+
+  // The right edge of the committed tree. Written by the leader after its batch is committed,
+  // before last_committed_ moves, so a reader never sees a size the tree lacks.
+  mutable std::mutex merkle_mu_;
+  merkle::Frontier frontier_;  // GUARDED_BY(merkle_mu_)
+
+  std::mutex key_mu_;
+  std::unique_ptr<signing::SigningKey> signing_key_;  // GUARDED_BY(key_mu_); loaded on first use
 
   std::atomic<uint64_t> last_committed_{0};
   std::mutex tail_mu_;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ledger/event.h"
+#include "ledger/merkle.h"
 #include "ledger/projection.h"
 #include "ledger/status.h"
 
@@ -59,6 +60,13 @@ struct Options {
   // version or checkpoint does not match is rebuilt from the log by a background thread at
   // open; the others stay available. Default: none.
   std::vector<std::shared_ptr<Projection>> projections;
+  // The Ed25519 key that signs tree heads (PKCS#8 PEM). Created there, mode 0600, on the first
+  // read-write open when missing; a read-only open only reads it. Default: empty
+  // (<dir>/keys/tree_signing_ed25519.pem, the keys/ directory mode 0700).
+  std::string signing_key_path;
+  // Called with a line of progress or notice from long work inside Open (building the Merkle
+  // tree of a ledger written before it existed). Default: empty (silent).
+  std::function<void(const std::string&)> info_log;
 };
 
 // One delivery of raw input (a webhook body exactly as received) that an append came from.
@@ -204,7 +212,9 @@ class Ledger {
 
   // Walks the whole log in global order and checks every record: decodable, hash, per-
   // conversation chain (prev_hash, dense conversation_seq), dense global sequence, index and head
-  // consistency. `progress(done, total)` is called now and then when set.
+  // consistency, and that the stored Merkle tree holds every event hash as its leaf and has the
+  // root recomputed from the walked hashes. `progress(done, total)` is called now and then when
+  // set.
   virtual Status Verify(VerifyReport* report,
                         const std::function<void(uint64_t, uint64_t)>& progress = {}) = 0;
 
@@ -212,6 +222,33 @@ class Ledger {
 
   // The evidence body with this SHA-256 and its deliveries; NotFound (reason evidence_not_found).
   virtual Result<StoredEvidence> GetEvidence(const Digest& sha256) = 0;
+  // ---- Merkle tree and signed tree heads (see ledger/merkle.h for hashing and formats) ----
+  // Every event is a leaf of one RFC 9162 tree (leaf i = global_seq i + 1), stored in the same
+  // batch as the event, so any committed size has a root and proofs. Errors shared by these:
+  //   invalid_argument/tree_size_out_of_range  a size beyond LastGlobalSeq()
+  //   invalid_argument/seq_out_of_range        global_seq 0 or beyond the tree size
+  //   busy/merkle_tree_incomplete              a read-only open of a ledger whose tree has not
+  //                                            been built yet (any read-write open builds it)
+  //   corruption/merkle_node_missing           a stored subtree is missing or malformed
+
+  // The root of the tree of the first `tree_size` events; 0: the current size (LastGlobalSeq()).
+  virtual Result<Digest> MerkleRoot(uint64_t tree_size = 0) = 0;
+
+  // The audit path of the event `global_seq` in the tree of `tree_size` events (0: current).
+  // O(log n) reads.
+  virtual Result<InclusionProof> ProveInclusion(uint64_t global_seq, uint64_t tree_size = 0) = 0;
+
+  // Proof that the tree of `second` events extends the tree of `first` (1 <= first <= second <=
+  // LastGlobalSeq(); 0 is refused like any size out of range: nothing is proved about an empty
+  // tree). O(log n) reads.
+  virtual Result<ConsistencyProof> ProveConsistency(uint64_t first, uint64_t second) = 0;
+
+  // Signs {current size, its root, now} with the tree signing key. NotFound
+  // (signing_key_not_found) in a read-only open of a ledger that has no key yet.
+  virtual Result<SignedTreeHead> SignTreeHead() = 0;
+
+  // The tree signing key's public half, PEM "PUBLIC KEY". Same errors as SignTreeHead.
+  virtual Result<std::string> PublicKeyPem() = 0;
 
   // ---- projections ----
   // A reader of one projection's committed state, pinned to a snapshot: every Get and Scan
