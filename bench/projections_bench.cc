@@ -488,12 +488,12 @@ int Run(int argc, char** argv) {
           run.ready_at.push_back({infos[i].name, Seconds(Clock::now() - r0)});
         }
         all = all && infos[i].ready;
-        folded += infos[i].ready ? total : infos[i].checkpoint;
+        folded += infos[i].ready ? total : infos[i].progress;
       }
       if (all) break;
       if (run.budget_s > 0 && Seconds(Clock::now() - r0) > run.budget_s) {
-        // Too slow to finish within the bench's time: report the rate so far (the catch-up
-        // folds one view after the other, so this is the all-views rate as well).
+        // Too slow to finish within the bench's time: report the rate so far (events folded,
+        // averaged over the three views).
         run.partial_events = folded / 3;
         break;
       }
