@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <thread>
+#include <unordered_map>
 
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
@@ -38,6 +40,15 @@ Status FromRocksStatus(const rocksdb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return Status::Corruption("storage_corruption", what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
 }
+
+// Staged writes of a fold outside commit groups: key -> value, nullopt = delete. Unordered: the
+// keys of one conversation share a long prefix, which makes ordered-map compares expensive, and
+// a WriteBatch of distinct keys does not care about order.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using Staged = std::unordered_map<std::string, std::optional<std::string>, StringHash, std::equal_to<>>;
 
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
@@ -103,7 +114,7 @@ class ChunkStore final : public StateStore {
         .PermitUncheckedError();
     Status st = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch), "writing projection state");
     if (st.ok()) {
-      for (auto& [k, v] : overlay_) Remember(std::move(const_cast<std::string&>(k)), std::move(v));
+      for (auto& [k, v] : overlay_) Remember(k, std::move(v));
     } else {
       cache_.clear();
       cache_bytes_ = 0;
@@ -133,8 +144,8 @@ class ChunkStore final : public StateStore {
   }
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
-  std::map<std::string, std::optional<std::string>, std::less<>> cache_;
+  Staged overlay_;
+  Staged cache_;
   size_t cache_bytes_ = 0;
   Status status_;
 };
@@ -219,7 +230,7 @@ class ConvStore final : public StateStore {
   }
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
+  Staged overlay_;
   size_t bytes_ = 0;
   bool spilled_ = false;
   Status status_;
@@ -594,16 +605,23 @@ Status LedgerImpl::BringLive(std::vector<ProjSlot*> group, const ProgressFn& pro
 
 void LedgerImpl::CatchUpLoop() {
   std::lock_guard lk(rebuild_mu_);
-  // Conversation-local projections rebuilt from empty first, in one conversation-order pass, so
-  // they go live as soon as that pass is done; then the others, in one global-order pass.
+  // Conversation-local projections rebuilt from empty in one conversation-order pass, the others
+  // in one global-order pass; each group goes live as soon as its pass is done.
   std::vector<ProjSlot*> local, global;
   for (auto& slot : slots_) {
     if (slot->ready.load()) continue;
     (slot->checkpoint == 0 && slot->projection->ConversationLocal() ? local : global)
         .push_back(slot.get());
   }
+  // The two groups read the log in different orders and write different column families: fold
+  // them side by side (their barriers take turns in the writer queue).
+  std::thread side;
+  if (!local.empty() && !global.empty())
+    side = std::thread([this, &global] { BringLive(global, {}).PermitUnchecked(); });
+  else if (!global.empty())
+    BringLive(global, {}).PermitUnchecked();
   if (!local.empty()) BringLive(local, {}).PermitUnchecked();
-  if (!global.empty() && !stopping_.load()) BringLive(global, {}).PermitUnchecked();
+  if (side.joinable()) side.join();
   tail_cv_.notify_all();
 }
 
