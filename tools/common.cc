@@ -100,12 +100,14 @@ Status WaitForProjectionsReady(Ledger& ledger, Progress progress, const std::str
   uint64_t best = 0;
   auto last_move = std::chrono::steady_clock::now();
   while (!ledger.WaitForProjections(std::chrono::milliseconds(250))) {
-    // Done = the least checkpoint among the projections still catching up.
+    // Done = the least progress among the projections still catching up. A failed catch-up
+    // says so at once (ProjectionInfo::error) instead of waiting for the stall timeout.
     uint64_t done = UINT64_MAX;
     std::string behind;
     for (const ProjectionInfo& p : ledger.Projections()) {
       if (p.ready) continue;
-      done = std::min(done, p.checkpoint);
+      if (!p.error.empty()) return Status::Corruption("projection_failed", p.error);
+      done = std::min(done, p.progress);
       behind = p.name;
     }
     if (done == UINT64_MAX) continue;  // became ready between the two calls

@@ -106,17 +106,6 @@ Result<std::vector<std::string>> SampleConversations(Ledger& ledger, uint64_t la
   return out;
 }
 
-// Where one conversation's state starts in the history and customer_view column families:
-// 'c' || be16(length) || id (projections/src/history.cc, customer_view.cc: the tag byte keeps
-// keys clear of the ledger's reserved 0x00 prefix, the length keeps "a" apart from "ab").
-std::string ConversationPrefix(std::string_view conversation_id) {
-  std::string k(1, 'c');
-  k.push_back(static_cast<char>((conversation_id.size() >> 8) & 0xff));
-  k.push_back(static_cast<char>(conversation_id.size() & 0xff));
-  k.append(conversation_id);
-  return k;
-}
-
 // Folds each sampled conversation alone, up to the stored state's checkpoint, and compares the
 // result byte for byte with that conversation's slice of the stored state. Adds "conversations"
 // and "mismatches" to `entry`; returns whether everything matched (or the error that stopped it).
@@ -152,7 +141,7 @@ Result<bool> CheckSample(Ledger& ledger, const std::string& name,
     const auto end = folded.data().end();
     std::string difference;
     bool differs = false;
-    st = (*reader)->Scan(ConversationPrefix(conversation), [&](std::string_view k,
+    st = (*reader)->Scan(projections::ConversationStatePrefix(conversation), [&](std::string_view k,
                                                                std::string_view v) {
       if (it == end || it->first != k || it->second != v) {
         differs = true;
@@ -194,7 +183,10 @@ Status CheckProjections(Ledger& ledger, const VerifyCommand& cmd, Json* out, boo
     Json entry{{"name", info.name}};
     Status error;
     bool ok = true;
-    if (cmd.projections == ProjectionCheck::kFull) {
+    if (!info.ready && !info.error.empty()) {
+      // Its background catch-up failed: nothing to compare, say why.
+      error = Status::Corruption("projection_failed", info.error);
+    } else if (cmd.projections == ProjectionCheck::kFull) {
       entry["checked"] = "full";
       ProgressReporter progress(cmd.progress, "verify " + info.name);
       Result<RebuildReport> report = ledger.RebuildProjection(
@@ -322,10 +314,18 @@ int RunStats(const StatsCommand& cmd, std::ostream& out) {
     Log().error("{}", stats.status().ToString());
     return ExitCodeFor(stats.status());
   }
+  Json views = Json::array();
+  for (const ProjectionInfo& info : (*opened)->Projections()) {
+    Json v{{"name", info.name}, {"version", info.version}, {"checkpoint", info.checkpoint},
+           {"ready", info.ready}};
+    if (!info.error.empty()) v["error"] = info.error;
+    views.push_back(std::move(v));
+  }
   out << DumpLine({{"last_global_seq", stats->last_global_seq},
                    {"conversations", stats->conversations},
                    {"live_data_bytes", stats->live_data_bytes},
-                   {"events_sst_bytes", stats->events_sst_bytes}})
+                   {"events_sst_bytes", stats->events_sst_bytes},
+                   {"projections", views}})
       << '\n';
   out.flush();
   return kExitOk;

@@ -78,7 +78,18 @@ class LedgerImpl final : public Ledger {
     std::atomic<bool> ready{false};
     // Last folded global sequence: owned by the leader while ready, by the catch-up otherwise.
     uint64_t checkpoint = 0;
+    // While catching up: events folded so far (ProjectionInfo::progress).
+    std::atomic<uint64_t> progress{0};
+    std::string error;  // GUARDED_BY(error_mu_): why the last catch-up failed
   };
+  // One state being folded outside commit groups (catch-up, rebuild).
+  struct FoldTarget {
+    Projection* projection = nullptr;
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
+    uint64_t checkpoint = 0;   // folded and written up to here (advanced as chunks are written)
+    ProjSlot* slot = nullptr;  // the slot whose own state this is (progress), or null (scratch)
+  };
+  using ProgressFn = std::function<void(uint64_t, uint64_t)>;
   // Staged projection writes: key -> value, nullopt = delete.
   using StateOverlay = std::map<std::string, std::optional<std::string>, std::less<>>;
   class GroupStore;
@@ -152,10 +163,23 @@ class LedgerImpl final : public Ledger {
   Status OpenProjections();
   void StartCatchUp();
   void CatchUpLoop();
-  // Folds events (after, to] into `cf` with `projection`, in chunks, writing the checkpoint.
-  Status FoldInto(Projection& projection, rocksdb::ColumnFamilyHandle* cf, uint64_t after,
-                  uint64_t to, uint64_t* folded,
-                  const std::function<void(uint64_t, uint64_t)>& progress);
+  // Folds the events (target.checkpoint, to] into each target, in one pass over the log in
+  // global order, in chunks, each chunk written with its checkpoint. On a fold error *failed is
+  // the index of the target whose fold failed (npos for a storage error); the targets'
+  // checkpoints say what was written.
+  Status FoldGlobal(std::vector<FoldTarget>& targets, uint64_t to, uint64_t* folded,
+                    const ProgressFn& progress, size_t* failed);
+  // Folds the events with global_seq <= pin into each target, whose state must be empty and
+  // whose projection ConversationLocal(), in one pass over `events` in key order (conversation
+  // by conversation, each held in memory), writing the checkpoint only at the end. On error the
+  // states hold a part of the fold without a checkpoint and must be cleared.
+  Status FoldByConversation(std::vector<FoldTarget>& targets, uint64_t pin, uint64_t* folded,
+                            const ProgressFn& progress, size_t* failed);
+  // Brings projections that are not ready (each state at its slot's checkpoint) up to the log
+  // and makes them live. One whose fold fails is left not ready with its error recorded, and the
+  // others go on; returns the first error.
+  Status BringLive(std::vector<ProjSlot*> group, const ProgressFn& progress);
+  void SetSlotError(ProjSlot* slot, const Status& st);
   Status ClearState(rocksdb::ColumnFamilyHandle* cf);
   ProjSlot* FindSlot(std::string_view name);
   Status DigestOf(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap, Digest* out);
@@ -190,6 +214,7 @@ class LedgerImpl final : public Ledger {
   std::thread catch_up_;
   std::atomic<bool> stopping_{false};
   std::mutex rebuild_mu_;  // one rebuild or catch-up at a time
+  std::mutex error_mu_;    // ProjSlot::error
 
   // The right edge of the committed tree. Written by the leader after its batch is committed,
   // before last_committed_ moves, so a reader never sees a size the tree lacks.

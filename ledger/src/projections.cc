@@ -2,10 +2,25 @@
 // that is behind the log (new, or a new fold version) in the background, readers pinned to a
 // snapshot, state digests, and rebuild-and-compare.
 //
-// Catch-up folds the log in chunks without blocking appends (the projection is skipped by commit
-// groups meanwhile and reads of it answer Busy), then finishes with a barrier in the writer
-// queue: with the leader's exclusivity it folds the last few events and marks the projection
-// ready, so from the next group on it is folded in the same WriteBatch as the events.
+// Catch-up folds the log without blocking appends (the projection is skipped by commit groups
+// meanwhile and reads of it answer Busy), then finishes with a barrier in the writer queue: with
+// the leader's exclusivity it folds the last few events and marks the projection ready, so from
+// the next group on it is folded in the same WriteBatch as the events.
+//
+// Two ways to fold the bulk of the log, each one pass for every projection that needs it:
+//  - conversation order (FoldByConversation), for ConversationLocal() projections starting from
+//    an empty state: `events` read in key order (a contiguous scan, conversations clustered),
+//    each conversation's state held in memory and written in large batches, no state read back
+//    from RocksDB; the checkpoint is written once at the end (a crash midway leaves a state
+//    without checkpoint, which the next open clears and rebuilds);
+//  - global order (FoldGlobal), for the others and for what was appended meanwhile: ScanGlobal,
+//    chunks written with their checkpoint, state reads served from a bounded in-memory cache.
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
 #include <openssl/evp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -26,6 +41,15 @@ Status FromRocksStatus(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + s.ToString());
 }
 
+// Staged writes of a fold outside commit groups: key -> value, nullopt = delete. Unordered: the
+// keys of one conversation share a long prefix, which makes ordered-map compares expensive, and
+// a WriteBatch of distinct keys does not care about order.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using Staged = std::unordered_map<std::string, std::optional<std::string>, StringHash, std::equal_to<>>;
+
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {
@@ -42,7 +66,10 @@ void PutBe32(std::string* s, uint32_t v) {
   for (int i = 3; i >= 0; --i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-// A fold outside commit groups (catch-up, rebuild): staged writes over one column family.
+// A fold outside commit groups (catch-up, rebuild), in global order: staged writes over one
+// column family. The column family is the fold's alone meanwhile (its projection is not ready, or
+// it is a scratch state), so what it wrote or read is kept in a bounded cache across flushes and
+// hot keys (analytics' per-tenant and per-day counters) are not read back from RocksDB per event.
 class ChunkStore final : public StateStore {
  public:
   ChunkStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
@@ -52,19 +79,29 @@ class ChunkStore final : public StateStore {
       *value = *it->second;
       return Status::OK();
     }
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      if (!it->second) return Status::NotFound("not_found", "no such key");
+      *value = *it->second;
+      return Status::OK();
+    }
     rocksdb::PinnableSlice v;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
-    if (s.IsNotFound()) return Status::NotFound("not_found", "no such key");
+    if (s.IsNotFound()) {
+      Remember(std::string(key), std::nullopt);
+      return Status::NotFound("not_found", "no such key");
+    }
     if (!s.ok()) return FromRocksStatus(s, "reading projection state");
     value->assign(v.data(), v.size());
+    Remember(std::string(key), *value);
     return Status::OK();
   }
   void Put(std::string_view key, std::string_view value) override {
-    if (Check(key)) overlay_[std::string(key)] = std::string(value);
+    if (Check(key)) overlay_.insert_or_assign(std::string(key), std::string(value));
   }
   void Delete(std::string_view key) override {
-    if (Check(key)) overlay_[std::string(key)] = std::nullopt;
+    if (Check(key)) overlay_.insert_or_assign(std::string(key), std::nullopt);
   }
+  bool dirty() const { return !overlay_.empty(); }
   Status Flush(uint64_t checkpoint, uint32_t version) {
     rocksdb::WriteBatch batch;
     for (const auto& [k, v] : overlay_) {
@@ -75,8 +112,110 @@ class ChunkStore final : public StateStore {
     }
     batch.Put(cf_, keys::kCheckpointKey, keys::EncodeCheckpoint(checkpoint, version))
         .PermitUncheckedError();
+    Status st = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch), "writing projection state");
+    if (st.ok()) {
+      for (auto& [k, v] : overlay_) Remember(k, std::move(v));
+    } else {
+      cache_.clear();
+      cache_bytes_ = 0;
+    }
     overlay_.clear();
-    return FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch), "writing projection state");
+    return st;
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  static constexpr size_t kCacheBytes = 64 << 20;
+  void Remember(std::string key, std::optional<std::string> value) {
+    if (cache_bytes_ > kCacheBytes) {  // crude but bounded: start over
+      cache_.clear();
+      cache_bytes_ = 0;
+    }
+    cache_bytes_ += key.size() + (value ? value->size() : 0) + 64;
+    cache_.insert_or_assign(std::move(key), std::move(value));
+  }
+  bool Check(std::string_view key) {
+    if (key.empty() || key.size() > kMaxStateKeyBytes || key[0] == '\0') {
+      status_ = Status::InvalidArgument("invalid_state_key",
+                                        "projection wrote an empty, reserved or oversized key");
+      return false;
+    }
+    return true;
+  }
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  Staged overlay_;
+  Staged cache_;
+  size_t cache_bytes_ = 0;
+  Status status_;
+};
+
+// A conversation-local fold from an empty state, one conversation at a time: the conversation's
+// state lives in memory and is moved into a write batch when the next conversation starts. A
+// conversation whose state outgrows kSpillBytes is written out early ("spilled"); its later
+// reads then fall back to the column family.
+class ConvStore final : public StateStore {
+ public:
+  ConvStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  static constexpr size_t kSpillBytes = 64 << 20;
+
+  Status Get(std::string_view key, std::string* value) override {
+    if (auto it = overlay_.find(key); it != overlay_.end()) {
+      if (!it->second) return Status::NotFound("not_found", "no such key");
+      *value = *it->second;
+      return Status::OK();
+    }
+    if (!spilled_) return Status::NotFound("not_found", "no such key");
+    rocksdb::PinnableSlice v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &v);
+    if (s.IsNotFound()) return Status::NotFound("not_found", "no such key");
+    if (!s.ok()) return FromRocksStatus(s, "reading projection state");
+    value->assign(v.data(), v.size());
+    return Status::OK();
+  }
+  void Put(std::string_view key, std::string_view value) override {
+    if (!Check(key)) return;
+    auto it = overlay_.find(key);
+    if (it == overlay_.end()) {
+      bytes_ += key.size() + value.size();
+      overlay_.emplace(std::string(key), std::string(value));
+    } else {
+      bytes_ += value.size();
+      bytes_ -= it->second ? it->second->size() : 0;
+      it->second = std::string(value);
+    }
+  }
+  void Delete(std::string_view key) override {
+    if (!Check(key)) return;
+    auto it = overlay_.find(key);
+    if (!spilled_) {  // nothing of this conversation is stored yet: forget the key
+      if (it != overlay_.end()) {
+        bytes_ -= it->first.size() + (it->second ? it->second->size() : 0);
+        overlay_.erase(it);
+      }
+      return;
+    }
+    if (it == overlay_.end()) {
+      bytes_ += key.size();
+      overlay_.emplace(std::string(key), std::nullopt);
+    } else {
+      bytes_ -= it->second ? it->second->size() : 0;
+      it->second = std::nullopt;
+    }
+  }
+  size_t bytes() const { return bytes_; }
+  // Moves the staged writes into `batch`. `spill`: the conversation goes on (the caller writes
+  // the batch before the next Get); otherwise it is done.
+  void MoveTo(rocksdb::WriteBatch* batch, bool spill) {
+    for (const auto& [k, v] : overlay_) {
+      if (v)
+        batch->Put(cf_, k, *v).PermitUncheckedError();
+      else
+        batch->Delete(cf_, k).PermitUncheckedError();
+    }
+    overlay_.clear();
+    bytes_ = 0;
+    spilled_ = spill;
   }
   const Status& status() const { return status_; }
 
@@ -91,9 +230,17 @@ class ChunkStore final : public StateStore {
   }
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;
+  Staged overlay_;
+  size_t bytes_ = 0;
+  bool spilled_ = false;
   Status status_;
 };
+
+std::string_view AlignedView(const rocksdb::Slice& s, std::string* buf) {
+  if (reinterpret_cast<uintptr_t>(s.data()) % 8 == 0) return {s.data(), s.size()};
+  buf->assign(s.data(), s.size());
+  return *buf;
+}
 
 class SnapshotReader final : public StateReader {
  public:
@@ -223,81 +370,258 @@ void LedgerImpl::StartCatchUp() {
   if (behind) catch_up_ = std::thread([this] { CatchUpLoop(); });
 }
 
-Status LedgerImpl::FoldInto(Projection& projection, rocksdb::ColumnFamilyHandle* cf,
-                            uint64_t after, uint64_t to, uint64_t* folded,
-                            const std::function<void(uint64_t, uint64_t)>& progress) {
-  ChunkStore store(db_.get(), cf);
-  uint64_t last = after;
+Status LedgerImpl::FoldGlobal(std::vector<FoldTarget>& targets, uint64_t to, uint64_t* folded,
+                              const ProgressFn& progress, size_t* failed) {
+  *failed = std::string::npos;
+  uint64_t after = UINT64_MAX;
+  for (const FoldTarget& t : targets) after = std::min(after, t.checkpoint);
+  if (targets.empty() || to <= after) return Status::OK();
+  std::vector<std::unique_ptr<ChunkStore>> stores;
+  std::vector<uint64_t> last;
+  for (const FoldTarget& t : targets) {
+    stores.push_back(std::make_unique<ChunkStore>(db_.get(), t.cf));
+    last.push_back(t.checkpoint);
+  }
+  auto flush = [&](bool final) -> Status {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (last[i] == targets[i].checkpoint && !stores[i]->dirty()) continue;
+      if (Status f = stores[i]->Flush(last[i], targets[i].projection->Version()); !f.ok()) return f;
+      targets[i].checkpoint = last[i];
+      if (targets[i].slot) targets[i].slot->progress.store(last[i], std::memory_order_relaxed);
+    }
+    (void)final;
+    return Status::OK();
+  };
   uint64_t since_flush = 0;
+  uint64_t seq = after;
   Status fold_error;
   ReadOptions ro;
   ro.as_of_global_seq = to;
-  if (to <= after) return Status::OK();
   Status st = ScanGlobal(after, ro, [&](const RawEvent& raw) {
     auto ev = codec::Decode(raw.record, false);
     if (!ev.ok()) {
       fold_error = ev.status();
       return false;
     }
-    if (Status a = SafeApply(projection, *ev, store); !a.ok()) {
-      fold_error = a;
-      return false;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (raw.global_seq <= targets[i].checkpoint) continue;
+      Status a = SafeApply(*targets[i].projection, *ev, *stores[i]);
+      if (a.ok()) a = stores[i]->status();
+      if (!a.ok()) {
+        fold_error = a;
+        *failed = i;
+        return false;
+      }
+      last[i] = raw.global_seq;
     }
-    if (!store.status().ok()) {
-      fold_error = store.status();
-      return false;
-    }
-    last = raw.global_seq;
+    seq = raw.global_seq;
     if (folded) ++*folded;
     if (++since_flush >= kFoldChunk) {
       since_flush = 0;
-      if (Status f = store.Flush(last, projection.Version()); !f.ok()) {
+      if (Status f = flush(false); !f.ok()) {
         fold_error = f;
         return false;
       }
-      if (progress) progress(last, to);
+      if (progress) progress(seq, to);
       if (stopping_.load()) return false;
     }
     return true;
   });
   if (!st.ok()) return st;
   if (!fold_error.ok()) return fold_error;
-  if (Status f = store.Flush(last, projection.Version()); !f.ok()) return f;
-  if (progress) progress(last, to);
-  if (stopping_.load() && last < to) return Status::Busy("ledger closing");
+  if (Status f = flush(true); !f.ok()) return f;
+  if (progress) progress(seq, to);
+  if (stopping_.load() && seq < to) return Status::Busy("ledger closing");
   return Status::OK();
+}
+
+Status LedgerImpl::FoldByConversation(std::vector<FoldTarget>& targets, uint64_t pin,
+                                      uint64_t* folded, const ProgressFn& progress,
+                                      size_t* failed) {
+  *failed = std::string::npos;
+  if (targets.empty() || pin == 0) return Status::OK();
+  constexpr size_t kBatchBytes = 32 << 20;  // write the batch once it holds this much
+  std::vector<std::unique_ptr<ConvStore>> stores;
+  for (const FoldTarget& t : targets) stores.push_back(std::make_unique<ConvStore>(db_.get(), t.cf));
+  rocksdb::WriteBatch batch;
+  auto write = [&]() -> Status {
+    if (batch.Count() == 0) return Status::OK();
+    Status w = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch), "writing projection state");
+    batch.Clear();
+    return w;
+  };
+  // The events column family in key order: conversation after conversation, each in order.
+  // Events are never rewritten, and those up to `pin` are all committed, so no snapshot is needed
+  // beyond the iterator's own; later events (global_seq > pin) are skipped.
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // a bulk pass: keep the cache for the readers of the live views
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  std::string current;
+  std::string buf;
+  uint64_t n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view conv;
+    uint64_t conv_seq = 0;
+    if (!keys::ParseEventKey(std::string_view(it->key().data(), it->key().size()), &conv, &conv_seq))
+      return Status::Corruption("corrupt_key", "malformed events key");
+    if (conv != current) {
+      for (auto& store : stores) store->MoveTo(&batch, false);
+      if (batch.GetDataSize() >= kBatchBytes) {
+        if (Status w = write(); !w.ok()) return w;
+      }
+      current.assign(conv);
+    }
+    const std::string_view value = AlignedView(it->value(), &buf);
+    codec::RecordView rv;
+    if (Status p = codec::ParseRecord(value, false, &rv); !p.ok()) return p;
+    if (rv.global_seq > pin) continue;
+    auto ev = codec::Decode(value, false);
+    if (!ev.ok()) return ev.status();
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Status a = SafeApply(*targets[i].projection, *ev, *stores[i]);
+      if (a.ok()) a = stores[i]->status();
+      if (!a.ok()) {
+        *failed = i;
+        return a;
+      }
+      if (stores[i]->bytes() > ConvStore::kSpillBytes) {
+        stores[i]->MoveTo(&batch, true);
+        if (Status w = write(); !w.ok()) return w;
+      }
+    }
+    if (++n % kFoldChunk == 0) {
+      for (FoldTarget& t : targets)
+        if (t.slot) t.slot->progress.store(n, std::memory_order_relaxed);
+      if (progress) progress(n, pin);
+      if (stopping_.load()) return Status::Busy("ledger closing");
+    }
+  }
+  if (!it->status().ok()) return FromRocksStatus(it->status(), "scanning events");
+  if (n != pin)
+    return Status::Corruption("gap", "the events column family holds " + std::to_string(n) +
+                                         " events up to global_seq " + std::to_string(pin));
+  for (auto& store : stores) store->MoveTo(&batch, false);
+  for (FoldTarget& t : targets)
+    batch.Put(t.cf, keys::kCheckpointKey, keys::EncodeCheckpoint(pin, t.projection->Version()))
+        .PermitUncheckedError();
+  if (Status w = write(); !w.ok()) return w;
+  for (FoldTarget& t : targets) {
+    t.checkpoint = pin;
+    if (t.slot) t.slot->progress.store(pin, std::memory_order_relaxed);
+  }
+  if (folded) *folded += n;
+  if (progress) progress(pin, pin);
+  return Status::OK();
+}
+
+void LedgerImpl::SetSlotError(ProjSlot* slot, const Status& st) {
+  std::lock_guard lk(error_mu_);
+  slot->error = st.ok() ? std::string() : "catch-up of projection " + slot->name + " failed: " + st.ToString();
+}
+
+Status LedgerImpl::BringLive(std::vector<ProjSlot*> group, const ProgressFn& progress) {
+  Status first;
+  auto fail = [&](size_t i, const Status& st) {
+    SetSlotError(group[i], st);
+    if (first.ok()) first = st;
+    group.erase(group.begin() + static_cast<std::ptrdiff_t>(i));
+  };
+  auto fail_all = [&](const Status& st) {
+    while (!group.empty()) fail(0, st);
+    return first;
+  };
+  for (ProjSlot* s : group) {
+    SetSlotError(s, Status::OK());
+    s->progress.store(s->checkpoint, std::memory_order_relaxed);
+  }
+
+  // 1. Conversation-local projections starting from an empty state: one pass over `events` in
+  //    key order for all of them, up to the tip of the log as it is now.
+  while (!stopping_.load()) {
+    std::vector<FoldTarget> local;
+    std::vector<size_t> index;
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (group[i]->checkpoint != 0 || !group[i]->projection->ConversationLocal()) continue;
+      local.push_back({group[i]->projection.get(), group[i]->cf, 0, group[i]});
+      index.push_back(i);
+    }
+    const uint64_t pin = last_committed_.load();
+    if (local.empty() || pin == 0) break;
+    size_t bad = std::string::npos;
+    Status st = FoldByConversation(local, pin, nullptr, progress, &bad);
+    if (st.ok()) {
+      for (size_t i : index) group[i]->checkpoint = pin;
+      break;
+    }
+    if (stopping_.load()) break;
+    // The states hold a part of the fold without a checkpoint: clear them and go again without
+    // the projection whose fold failed.
+    for (const FoldTarget& t : local) {
+      if (Status c = ClearState(t.cf); !c.ok()) return fail_all(c);
+      t.slot->progress.store(0, std::memory_order_relaxed);
+    }
+    if (bad == std::string::npos) return fail_all(st);
+    fail(index[bad], st);
+  }
+
+  // 2. In global order, all of them in one pass, while appends go on (they skip these
+  //    projections meanwhile), until close to the tip.
+  auto fold_global = [&](uint64_t to) -> Status {
+    while (!group.empty()) {
+      std::vector<FoldTarget> targets;
+      for (ProjSlot* s : group) targets.push_back({s->projection.get(), s->cf, s->checkpoint, s});
+      size_t bad = std::string::npos;
+      Status st = FoldGlobal(targets, to, nullptr, progress, &bad);
+      for (size_t i = 0; i < group.size(); ++i) group[i]->checkpoint = targets[i].checkpoint;
+      if (st.ok() || stopping_.load()) return st;
+      if (bad == std::string::npos) return fail_all(st);
+      fail(bad, st);
+    }
+    return Status::OK();
+  };
+  while (!group.empty() && !stopping_.load()) {
+    const uint64_t tip = last_committed_.load();
+    uint64_t lowest = UINT64_MAX;
+    for (ProjSlot* s : group) lowest = std::min(lowest, s->checkpoint);
+    if (tip <= lowest + kBarrierGap) break;
+    if (Status st = fold_global(tip); !st.ok()) return st;
+  }
+  if (stopping_.load()) return Status::Busy("ledger closing");
+  if (group.empty()) return first;
+
+  // 3. With the leader's exclusivity: fold the rest and go live.
+  Status st;
+  Writer w;
+  w.barrier = [&] {
+    st = fold_global(next_global_seq_ - 1);
+    if (st.ok())
+      for (ProjSlot* s : group) s->ready.store(true, std::memory_order_release);
+  };
+  RunWriter(&w);
+  if (!st.ok()) return st;
+  return first;
 }
 
 void LedgerImpl::CatchUpLoop() {
   std::lock_guard lk(rebuild_mu_);
+  // Conversation-local projections rebuilt from empty in one conversation-order pass, the others
+  // in one global-order pass; each group goes live as soon as its pass is done.
+  std::vector<ProjSlot*> local, global;
   for (auto& slot : slots_) {
     if (slot->ready.load()) continue;
-    ProjSlot* s = slot.get();
-    // Bulk: fold in chunks while appends go on (they skip this projection meanwhile).
-    Status result;
-    while (!stopping_.load()) {
-      const uint64_t tip = last_committed_.load();
-      if (tip <= s->checkpoint + kBarrierGap) break;
-      result = FoldInto(*s->projection, s->cf, s->checkpoint, tip, nullptr, {});
-      if (!result.ok()) break;
-      s->checkpoint = tip;
-    }
-    if (stopping_.load()) return;
-    // Finish with the leader's exclusivity: fold the rest and go live.
-    if (result.ok()) {
-      Writer w;
-      w.barrier = [&] {
-        const uint64_t tip = next_global_seq_ - 1;
-        result = FoldInto(*s->projection, s->cf, s->checkpoint, tip, nullptr, {});
-        if (result.ok()) {
-          s->checkpoint = tip;
-          s->ready.store(true, std::memory_order_release);
-        }
-      };
-      RunWriter(&w);
-    }
-    if (!result.ok()) return;  // stays not ready; reads answer Busy
+    (slot->checkpoint == 0 && slot->projection->ConversationLocal() ? local : global)
+        .push_back(slot.get());
   }
+  // The two groups read the log in different orders and write different column families: fold
+  // them side by side (their barriers take turns in the writer queue).
+  std::thread side;
+  if (!local.empty() && !global.empty())
+    side = std::thread([this, &global] { BringLive(global, {}).PermitUnchecked(); });
+  else if (!global.empty())
+    BringLive(global, {}).PermitUnchecked();
+  if (!local.empty()) BringLive(local, {}).PermitUnchecked();
+  if (side.joinable()) side.join();
   tail_cv_.notify_all();
 }
 
@@ -319,10 +643,16 @@ std::vector<ProjectionInfo> LedgerImpl::Projections() {
     info.name = s->name;
     info.version = s->projection->Version();
     info.ready = s->ready.load(std::memory_order_acquire);
+    info.progress = info.ready ? 0 : s->progress.load(std::memory_order_relaxed);
+    {
+      std::lock_guard lk(error_mu_);
+      info.error = s->error;
+    }
     std::string v;
     uint32_t version = 0;
     if (s->cf && db_->Get(rocksdb::ReadOptions(), s->cf, keys::kCheckpointKey, &v).ok())
       keys::DecodeCheckpoint(v, &info.checkpoint, &version);
+    if (!info.ready) info.progress = std::max(info.progress, info.checkpoint);
     out.push_back(std::move(info));
   }
   return out;
@@ -422,10 +752,12 @@ Result<RebuildReport> LedgerImpl::RebuildProjection(
   } drop{db_.get(), scratch};
 
   if (report.checkpoint > 0) {
-    if (Status st = FoldInto(*s->projection, scratch, 0, report.checkpoint, &report.events,
-                             progress);
-        !st.ok())
-      return st;
+    std::vector<FoldTarget> target = {{s->projection.get(), scratch, 0, nullptr}};
+    size_t bad = std::string::npos;
+    Status st = s->projection->ConversationLocal()
+                    ? FoldByConversation(target, report.checkpoint, &report.events, progress, &bad)
+                    : FoldGlobal(target, report.checkpoint, &report.events, progress, &bad);
+    if (!st.ok()) return st;
   }
   if (Status st = DigestOf(s->cf, snap, &report.live_digest); !st.ok()) return st;
   if (Status st = DigestOf(scratch, nullptr, &report.rebuilt_digest); !st.ok()) return st;
@@ -462,24 +794,7 @@ Result<RebuildReport> LedgerImpl::RebuildProjection(
   };
   RunWriter(&off);
   if (!st.ok()) return st;
-  while (true) {
-    const uint64_t tip = last_committed_.load();
-    if (tip <= s->checkpoint + kBarrierGap) break;
-    if (Status f = FoldInto(*s->projection, s->cf, s->checkpoint, tip, nullptr, progress); !f.ok())
-      return f;
-    s->checkpoint = tip;
-  }
-  Writer on;
-  on.barrier = [&] {
-    const uint64_t tip = next_global_seq_ - 1;
-    st = FoldInto(*s->projection, s->cf, s->checkpoint, tip, nullptr, {});
-    if (st.ok()) {
-      s->checkpoint = tip;
-      s->ready.store(true, std::memory_order_release);
-    }
-  };
-  RunWriter(&on);
-  if (!st.ok()) return st;
+  if (Status f = BringLive({s}, progress); !f.ok()) return f;
   report.replaced = true;
   return report;
 }

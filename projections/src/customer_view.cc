@@ -41,11 +41,7 @@ std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string ConvPrefix(std::string_view conv) {
-  std::string k(1, 'c');
-  k += keys::ConvKey(conv);
-  return k;
-}
+std::string ConvPrefix(std::string_view conv) { return ConversationStatePrefix(conv); }
 
 std::string HeaderKey(std::string_view conv) { return ConvPrefix(conv) + "h"; }
 
@@ -116,6 +112,7 @@ class CustomerViewFold final : public Projection {
   CustomerViewFold() = default;
   std::string_view Name() const override { return kCustomerView; }
   uint32_t Version() const override { return kVersion; }
+  bool ConversationLocal() const override { return true; }
   Status Apply(const Event& e, StateStore& store) override;
 
  private:

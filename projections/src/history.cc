@@ -63,11 +63,7 @@ constexpr char kTagTimeline = 't';
 constexpr size_t kOrderBytes = 16;
 constexpr uint8_t kConversationFormat = 1;
 
-std::string Prefix(std::string_view conv) {
-  std::string p(1, 'c');
-  p += keys::ConvKey(conv);
-  return p;
-}
+std::string Prefix(std::string_view conv) { return ConversationStatePrefix(conv); }
 
 std::string Order(int64_t occurred_us, uint64_t conversation_seq) {
   std::string o;
@@ -604,6 +600,7 @@ class HistoryProjection final : public Projection {
   explicit HistoryProjection(const ProjectionOptions& options) : options_(options) {}
   std::string_view Name() const override { return kHistory; }
   uint32_t Version() const override { return 1; }
+  bool ConversationLocal() const override { return true; }
   Status Apply(const Event& event, StateStore& store) override {
     if (event.conversation_id.empty())
       return Status::InvalidArgument("missing_field", "conversation_id is required");

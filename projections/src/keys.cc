@@ -1,6 +1,7 @@
 #include "state_keys.h"
 
 #include "ledger/time.h"
+#include "projections/projections.h"
 
 namespace convledger::projections::keys {
 
@@ -26,3 +27,13 @@ uint64_t GetBe64(std::string_view p) {
 std::string UtcDay(int64_t micros) { return FormatRfc3339(micros - micros % 1000000).substr(0, 10); }
 
 }  // namespace convledger::projections::keys
+
+namespace convledger::projections {
+
+std::string ConversationStatePrefix(std::string_view conversation_id) {
+  std::string k(1, 'c');
+  k += keys::ConvKey(conversation_id);
+  return k;
+}
+
+}  // namespace convledger::projections

@@ -1,7 +1,9 @@
 // Key helpers shared by the folds. Private to projections/.
 //
-// Per-conversation state keys start with ConvKey(conv) = be16(len) || conv, so one conversation's
-// state is one contiguous range and never interleaves with another's ("a" vs "ab").
+// ConvKey(conv) = be16(len) || conv: no conversation's keys fall inside another's range ("a" vs
+// "ab"). The history and customer_view states put the tag byte 'c' before it
+// (ConversationStatePrefix in projections.h), since ConvKey of a short id starts with 0x00, the
+// ledger's reserved prefix.
 #pragma once
 
 #include <cstdint>

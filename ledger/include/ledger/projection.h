@@ -55,6 +55,13 @@ class Projection {
   // Folds one committed event (with its assigned fields) into the state. An error fails the
   // append that carries the event (nothing of it is written).
   virtual Status Apply(const Event& event, StateStore& store) = 0;
+  // True when every key the fold writes for an event belongs to that event's conversation and
+  // depends only on that conversation's events (folding one conversation alone, from an empty
+  // state, gives exactly its part of the full state, whatever the other conversations hold).
+  // The ledger then rebuilds the state from empty by reading the log in conversation order (the
+  // `events` column family's key order, a contiguous scan) instead of global order, one
+  // conversation at a time in memory. Default false: folded in global order.
+  virtual bool ConversationLocal() const { return false; }
 };
 
 // Where a projection stands.
@@ -63,6 +70,12 @@ struct ProjectionInfo {
   uint32_t version = 0;
   uint64_t checkpoint = 0;  // last global sequence folded
   bool ready = false;       // false while it is being rebuilt
+  // While not ready: how far the catch-up has got, as a count of events of the log folded
+  // (>= checkpoint; a conversation-order rebuild writes its checkpoint only when it is done).
+  uint64_t progress = 0;
+  // Why the background catch-up stopped, when its fold or storage failed (empty otherwise).
+  // The projection then stays not ready (reads answer Busy) until the ledger is reopened.
+  std::string error;
 };
 
 struct RebuildReport {

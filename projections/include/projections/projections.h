@@ -7,11 +7,16 @@
 //                  its own column family: nothing renders it by filtering the history.
 //   analytics      counters per tenant, agent and UTC day, and per template.
 //
-// Folds are deterministic (same log -> same bytes), do no I/O, read no clock. The state of
-// history and customer_view is keyed by conversation (ConvPrefix), and a conversation's state
-// depends only on that conversation's events: folding one conversation alone gives exactly its
-// part of the full state. That is what makes as-of reads cheap (fold one conversation up to a
-// point) and verifiable (equal to the stored state when the point is the checkpoint).
+// Folds are deterministic (same log -> same bytes), do no I/O, read no clock. Every key of the
+// history and customer_view states belongs to one conversation and starts with
+// ConversationStatePrefix(conversation) = 'c' || be16(length) || id (the tag byte 'c' keeps the
+// keys clear of the ledger's reserved 0x00 prefix, which a short id's length byte would hit; the
+// length keeps "a" apart from "ab"). A conversation's state depends only on that conversation's
+// events: folding one conversation alone gives exactly its part of the full state. That is what
+// makes as-of reads cheap (fold one conversation up to a point), verifiable (equal to the stored
+// state when the point is the checkpoint), and lets the ledger rebuild these two in conversation
+// order (Projection::ConversationLocal). The analytics state is keyed by tenant, day, agent and
+// template, and is folded in global order.
 //
 // Render* produce the JSON documented in README.md from any StateReader: the ledger's stored
 // state (current view, no fold) or a MemoryState (an as-of fold).
@@ -47,6 +52,10 @@ std::shared_ptr<Projection> MakeAnalytics(const ProjectionOptions& options = {})
 // All three, in the order above: what every ledger opener (server, CLI) passes in
 // Options::projections so the views are maintained by every writer.
 std::vector<std::shared_ptr<Projection>> MakeAll(const ProjectionOptions& options = {});
+
+// Where one conversation's state starts in the history and customer_view column families (see
+// above): every key of that conversation, and only those, starts with it.
+std::string ConversationStatePrefix(std::string_view conversation_id);
 
 // ---- rendering ----
 // NotFound (reason conversation_not_found) when the state has nothing for the conversation.
