@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "api/errors.h"
+#include "api/webhooks.h"
+#include "webhook_internal.h"
 #include "ledger/event_json.h"
+#include "ledger/proof_json.h"
 #include "ledger/time.h"
 #include "projections/projections.h"
 
@@ -57,6 +61,17 @@ std::string ResultJson(const AppendResult& r) {
   return j.dump();
 }
 
+bool ParseHexDigest(std::string_view hex, Digest* out) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, v, 16);
+    if (ec != std::errc() || p != hex.data() + 2 * i + 2) return false;
+    (*out)[i] = static_cast<uint8_t>(v);
+  }
+  return true;
+}
+
 bool IsJsonContentType(std::string_view ct) {
   auto semi = ct.find(';');
   std::string_view media = ct.substr(0, semi);
@@ -73,42 +88,6 @@ bool ValidHeaderToken(std::string_view s, size_t max) {
 }
 
 }  // namespace
-
-bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;  // continuation byte, overlong lead (C0, C1) or above F4
-    }
-    if (end - p <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    p += n + 1;
-  }
-  return true;
-}
 
 std::optional<std::string> PercentDecode(std::string_view s) {
   std::string out;
@@ -198,11 +177,16 @@ RouteInfo App::Classify(const Request& req) const {
     r.stream = req.method() == http::verb::get;
     r.body_limit = 0;
   } else if (seg.size() >= 3 && seg[0] == "v1" && seg[1] == "conversations") {
-    r.label = seg.size() == 4 ? "/v1/conversations/{id}/" + std::string(seg[3])
-                              : "/v1/conversations/{id}/...";
+    // Only known words become metric labels: a label per arbitrary path would grow without end.
+    const bool known = seg.size() == 4 && (seg[3] == "history" || seg[3] == "view" ||
+                                           seg[3] == "events" || seg[3] == "export");
+    r.label = known ? "/v1/conversations/{id}/" + std::string(seg[3])
+                    : "/v1/conversations/{id}/...";
     if (seg.size() == 5 && seg[3] == "evidence") r.label = "/v1/conversations/{id}/evidence/{sha256}";
     r.body_limit = 0;
-  } else if (path == "/v1/feed" || path == "/v1/analytics" || path == "/v1/whoami") {
+  } else if (path == "/v1/feed" || path == "/v1/analytics" || path == "/v1/whoami" ||
+             path == "/v1/tree-head" || path == "/v1/proofs/inclusion" ||
+             path == "/v1/proofs/consistency") {
     r.label = std::string(path);
     r.body_limit = 0;
   } else {
@@ -302,6 +286,11 @@ Response App::Handle(const Request& req, RequestContext& ctx) {
     return HandleFeed(req, *key);
   }
   if (path == "/v1/feed/stream") return method_not_allowed("GET");
+  if (path == "/v1/tree-head" || path == "/v1/proofs/inclusion" ||
+      path == "/v1/proofs/consistency") {
+    if (!get) return method_not_allowed("GET");
+    return HandleProof(req, path);  // any authenticated role: proofs reveal only hashes
+  }
   auto seg = Segments(path);
   if (seg.size() >= 4 && seg[0] == "v1" && seg[1] == "conversations") {
     if (!get) return method_not_allowed("GET");
@@ -310,12 +299,13 @@ Response App::Handle(const Request& req, RequestContext& ctx) {
     const bool control = std::any_of(id->begin(), id->end(), [](char c) {
       return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
     });
-    if (id->empty() || id->size() > kMaxConversationIdBytes || !IsValidUtf8(*id) || control)
+    if (id->empty() || id->size() > kMaxConversationIdBytes || !webhook_detail::ValidUtf8(*id) || control)
       return Error(req, 400, "invalid_conversation_id",
                    "a conversation id is 1 to " + std::to_string(kMaxConversationIdBytes) +
                        " bytes of UTF-8 without control characters");
     std::string rest = seg.size() >= 5 ? std::string(seg[4]) : std::string();
     if (seg.size() > 5) return Error(req, 404, "not_found", "no such route");
+    if (seg[3] == "evidence" && !rest.empty()) return HandleEvidence(req, *key, *id, rest);
     return HandleConversation(req, *key, *id, seg[3], rest);
   }
   return Error(req, 404, "not_found", "no such route");
@@ -569,9 +559,238 @@ Result<std::string> App::StreamChunk(const std::string& tenant, uint64_t* after,
   return out;
 }
 
-// Until the webhook mapping lands (branch `webhooks`), the webhook routes are not served.
+Response App::HandleProof(const Request& req, std::string_view path) {
+  auto q = ParseQuery(req.target());
+  auto number = [&](const char* name, uint64_t* out, bool required) -> std::optional<Response> {
+    auto it = q.find(name);
+    if (it == q.end()) {
+      if (!required) return std::nullopt;
+      return Error(req, 400, "missing_parameter", std::string(name) + " is required");
+    }
+    if (!ParseU64(it->second, out))
+      return Error(req, 400, "invalid_parameter", std::string(name) + " must be a number");
+    return std::nullopt;
+  };
+  auto fail = [&](const Status& st) {
+    const HttpError e = FromStatus(st);
+    return Error(req, e.status, e.code, e.message);
+  };
+  if (path == "/v1/tree-head") {
+    auto sth = ledger_.SignTreeHead();
+    if (!sth.ok()) return fail(sth.status());
+    auto pem = ledger_.PublicKeyPem();
+    if (!pem.ok()) return fail(pem.status());
+    return Json(req, 200, TreeHeadToJson(*sth, *pem));
+  }
+  if (path == "/v1/proofs/inclusion") {
+    uint64_t seq = 0, size = 0;
+    if (auto r = number("seq", &seq, true)) return *r;
+    if (auto r = number("tree_size", &size, false)) return *r;
+    auto p = ledger_.ProveInclusion(seq, size);
+    if (!p.ok()) return fail(p.status());
+    return Json(req, 200, InclusionProofToJson(*p));
+  }
+  uint64_t first = 0, second = 0;
+  if (auto r = number("first", &first, true)) return *r;
+  if (auto r = number("second", &second, true)) return *r;
+  auto p = ledger_.ProveConsistency(first, second);
+  if (!p.ok()) return fail(p.status());
+  return Json(req, 200, ConsistencyProofToJson(*p));
+}
+
+Response App::HandleEvidence(const Request& req, const ApiKey& key, std::string_view id,
+                             std::string_view hex) {
+  if (!key.Has(kRoleDispute) && !key.Has(kRoleLegal))
+    return Error(req, 403, "forbidden", "this key lacks the role this route needs: dispute or legal");
+  Digest digest{};
+  if (!ParseHexDigest(hex, &digest))
+    return Error(req, 400, "invalid_evidence_id", "evidence is named by 64 hex digits of SHA-256");
+  if (Status st = CheckTenant(id, key.tenant); !st.ok()) {
+    const HttpError e = FromStatus(st);
+    return Error(req, e.status, e.code, e.message);
+  }
+  // Served only through a conversation that links it: a body is never reachable from a tenant
+  // none of whose events came from it.
+  auto events = ledger_.ReadConversation(id);
+  if (!events.ok()) {
+    const HttpError e = FromStatus(events.status());
+    return Error(req, e.status, e.code, e.message);
+  }
+  json linked = json::array();
+  for (const Event& e : *events)
+    if (e.evidence == digest) linked.push_back(e.global_seq);
+  if (linked.empty())
+    return Error(req, 404, "evidence_not_found", "no event of this conversation links it");
+  auto ev = ledger_.GetEvidence(digest);
+  if (!ev.ok()) {
+    const HttpError e = FromStatus(ev.status());
+    return Error(req, e.status, e.code, e.message);
+  }
+  json deliveries = json::array();
+  for (const auto& d : ev->deliveries)
+    deliveries.push_back({{"source", d.source},
+                          {"received_at", FormatRfc3339(d.received_at_us)},
+                          {"signature_valid", d.signature_valid}});
+  json j{{"sha256", HexDigest(ev->sha256)},
+         {"size", ev->body.size()},
+         {"deliveries", deliveries},
+         {"linked_events", linked},
+         {"body_base64", Base64Encode(ev->body)}};
+  return Json(req, 200, j.dump());
+}
+
 Response App::HandleWebhook(const Request& req, RequestContext& ctx, bool whatsapp) {
-  return Error(req, 404, "not_found", "webhooks are not enabled in this build");
+  const char* platform = whatsapp ? "whatsapp" : "messenger";
+  // Every account of this platform across tenants; secrets and tokens never leave this function.
+  struct Account {
+    std::string id;  // phone_number_id or page id
+    std::string tenant;
+    const std::string* secret;
+  };
+  std::vector<Account> accounts;
+  std::vector<std::string> tokens;
+  for (const TenantConfig& t : config_.tenants) {
+    if (whatsapp) {
+      for (const WhatsAppAccount& a : t.whatsapp) {
+        for (const std::string& phone : a.phone_number_ids)
+          accounts.push_back({phone, t.id, &a.app_secret});
+        if (!a.verify_token.empty()) tokens.push_back(a.verify_token);
+      }
+    } else {
+      for (const MessengerPage& p : t.messenger) {
+        accounts.push_back({p.page_id, t.id, &p.app_secret});
+        if (!p.verify_token.empty()) tokens.push_back(p.verify_token);
+      }
+    }
+  }
+  if (req.method() == http::verb::get) {
+    std::string_view target = req.target();
+    auto qm = target.find('?');
+    HandshakeResult h = VerifyHandshakeQuery(
+        qm == std::string_view::npos ? std::string_view() : target.substr(qm + 1), tokens);
+    metrics_.CountWebhook(platform, h.http_status == 200 ? "handshake_ok" : "handshake_refused");
+    if (h.http_status != 200) {
+      Response r = Json(req, h.http_status, h.body);
+      return r;
+    }
+    Response r{http::status::ok, req.version()};
+    r.set(http::field::content_type, "text/plain; charset=utf-8");
+    r.keep_alive(req.keep_alive());
+    r.body() = h.body;
+    r.prepare_payload();
+    return r;
+  }
+  if (req.method() != http::verb::post) {
+    Response r = Error(req, 405, "method_not_allowed", "use GET (verification) or POST");
+    r.set(http::field::allow, "GET, POST");
+    return r;
+  }
+  const std::string& body = req.body();
+  if (body.size() > config_.limits.max_webhook_body_bytes)
+    return Error(req, 413, "body_too_large", "the body is over the webhook size limit");
+  auto sig = req.find("X-Hub-Signature-256");
+  if (sig == req.end()) {
+    metrics_.CountWebhook(platform, "bad_signature");
+    return Error(req, 401, "signature_missing",
+                 "X-Hub-Signature-256 is required (the legacy SHA-1 header is not accepted)");
+  }
+  // The signature names the app: only that app's accounts may be spoken for by this body.
+  const std::string* matched = nullptr;
+  for (const Account& a : accounts) {
+    if (matched != nullptr && *a.secret == *matched) continue;
+    if (CheckMetaSignature(sig->value(), body, *a.secret)) {
+      matched = a.secret;
+      break;
+    }
+  }
+  if (matched == nullptr) {
+    metrics_.CountWebhook(platform, "bad_signature");
+    return Error(req, 401, "signature_invalid", "X-Hub-Signature-256 does not match the body");
+  }
+  std::unordered_map<std::string, std::string> tenant_of;
+  for (const Account& a : accounts)
+    if (*a.secret == *matched) tenant_of.emplace(a.id, a.tenant);
+  auto lookup = [&](std::string_view id) -> std::optional<std::string> {
+    auto it = tenant_of.find(std::string(id));
+    if (it == tenant_of.end()) return std::nullopt;
+    return it->second;
+  };
+  WebhookContext wctx;
+  wctx.evidence = BodyDigest(body);
+  wctx.whatsapp_tenant = lookup;
+  wctx.messenger_tenant = lookup;
+  wctx.messenger_outbound = LedgerOutboundLookup(ledger_);
+  WebhookResult mapped = whatsapp ? MapWhatsApp(body, wctx) : MapMessenger(body, wctx);
+  for (const std::string& note : mapped.ignored)
+    spdlog::info("webhook request_id={} platform={} ignored: {}", ctx.request_id, platform, note);
+  if (!mapped.ok()) {
+    metrics_.CountWebhook(platform, mapped.code);
+    return Error(req, mapped.http_status, mapped.code, mapped.message);
+  }
+  json ignored = mapped.ignored;
+  if (mapped.events.empty()) {
+    // Nothing for any account we know (another field, another account): acknowledged so the
+    // platform stops retrying, and not kept: it holds no event of ours.
+    metrics_.CountWebhook(platform, "ignored");
+    return Json(req, 200, json{{"appended", 0}, {"duplicates", 0}, {"ignored", ignored}}.dump());
+  }
+  AppendOptions ao;
+  ao.evidence.push_back(EvidenceDelivery{body, platform, ctx.received_at_us, true});
+  size_t appended = 0, duplicates = 0, conflicting = 0;
+  const size_t mapped_count = mapped.events.size();
+  auto result = ledger_.Append(mapped.events, ao);
+  if (result.ok()) {
+    for (const AppendResult& r : *result) (r.duplicate ? duplicates : appended) += 1;
+  } else if (result.status().IsIdempotencyConflict()) {
+    // A redelivery whose content differs from the first delivery (a profile name changed, say).
+    // The platform's id is the message's identity: keep what was recorded first, record the
+    // rest of the body event by event so no new fact in it is lost, and keep the body as
+    // evidence of what was delivered.
+    bool first = true;
+    for (Event& e : mapped.events) {
+      AppendOptions one;
+      if (first) one.evidence = ao.evidence;
+      auto r = ledger_.Append({e}, one);
+      if (r.ok()) {
+        first = false;
+        ((*r)[0].duplicate ? duplicates : appended) += 1;
+      } else if (r.status().IsIdempotencyConflict()) {
+        ++conflicting;
+        spdlog::warn("webhook request_id={} platform={} redelivery differs from the recorded "
+                     "event: key={} kept the first",
+                     ctx.request_id, platform, e.idempotency_key);
+      } else {
+        const HttpError err = FromStatus(r.status());
+        metrics_.CountWebhook(platform, err.code);
+        return Error(req, err.status, err.code, err.message);
+      }
+    }
+    if (first) {
+      // Every event conflicted: still record the delivery.
+      auto r = ledger_.Append({}, ao);
+      if (!r.ok()) {
+        const HttpError err = FromStatus(r.status());
+        return Error(req, err.status, err.code, err.message);
+      }
+    }
+  } else {
+    const HttpError err = FromStatus(result.status());
+    metrics_.CountWebhook(platform, err.code);
+    spdlog::warn("webhook request_id={} platform={} append refused: {}", ctx.request_id, platform,
+                 result.status().ToString());
+    return Error(req, err.status, err.code, err.message);
+  }
+  metrics_.appended_events += appended;
+  metrics_.duplicate_events += duplicates;
+  ++metrics_.evidence_bodies;
+  metrics_.CountWebhook(platform, appended ? "appended" : "duplicate");
+  json j{{"appended", appended},
+         {"duplicates", duplicates},
+         {"conflicting_redeliveries", conflicting},
+         {"events", mapped_count},
+         {"evidence", HexDigest(wctx.evidence)},
+         {"ignored", ignored}};
+  return Json(req, 200, j.dump());
 }
 
 }  // namespace convledger::api

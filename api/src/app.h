@@ -75,6 +75,9 @@ class App {
   Response HandleFeed(const Request& req, const ApiKey& key);
   Response HandleWebhook(const Request& req, RequestContext& ctx, bool whatsapp);
   Response HandleReady(const Request& req);
+  Response HandleProof(const Request& req, std::string_view path);
+  Response HandleEvidence(const Request& req, const ApiKey& key, std::string_view id,
+                          std::string_view hex);
 
   // NotFound (conversation_not_found) unless the conversation exists and belongs to `tenant`:
   // another tenant's conversation is indistinguishable from a missing one.
@@ -88,8 +91,6 @@ class App {
 
 // Percent-decodes one path segment; nullopt on a bad escape.
 std::optional<std::string> PercentDecode(std::string_view s);
-// Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
-bool IsValidUtf8(std::string_view s);
 // The query parameters of a target ("/p?a=1&b=x%20y"), percent-decoded ('+' is a space).
 std::unordered_map<std::string, std::string> ParseQuery(std::string_view target);
 
