@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets convledger up on Debian 12 and either runs the demo or the tests.
 #
-#   bash scripts/setup.sh demo   # install what is missing, build, run the demo, say where to look
+#   bash scripts/setup.sh demo   # install what is missing, build, run the server on ./data with
+#                                # the demo conversations, print an admin key and curl examples
 #   bash scripts/setup.sh test   # install what is missing, build everything, run ctest
 #
 # Safe to run again: packages are installed only when dpkg says one is missing, the build is
@@ -10,6 +11,7 @@
 # Environment:
 #   CONVLEDGER_BUILD_DIR  build directory, relative to the repository root (default: build)
 #   CONVLEDGER_DATA_DIR   demo data directory (default: ./data)
+#   CONVLEDGER_LISTEN     where the demo server listens (default: 127.0.0.1:8080)
 #   CONVLEDGER_JOBS       parallel build jobs (default: nproc)
 #   CONVLEDGER_TEST_TIMEOUT  seconds per test for ctest (default: 900)
 set -euo pipefail
@@ -84,11 +86,10 @@ case "${mode}" in
       /*) cli="${build_dir}/convledger" ;;
       *) cli="./${build_dir}/convledger" ;;
     esac
-    say "running: ${cli} demo --data ${data_dir}"
-    "${cli}" demo --data "${data_dir}"
-    echo
-    echo "Everything the demo wrote is in ${data_dir}; the commands above show it."
-    echo "Run 'bash scripts/setup.sh test' to build and run the test suite."
+    listen=${CONVLEDGER_LISTEN:-127.0.0.1:8080}
+    say "running: ${cli} serve --data ${data_dir} --listen ${listen}  (Ctrl-C or SIGTERM stops it)"
+    # exec: the server itself receives SIGTERM/SIGINT and stops gracefully.
+    exec "${cli}" serve --data "${data_dir}" --listen "${listen}"
     ;;
   test)
     install_packages

@@ -164,6 +164,11 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   serve_cmd->add_flag("!--no-demo-data", serve.demo_data,
                       "Demo mode: do not append the demo conversations");
 
+  CLI::App* apikey_cmd = app.add_subcommand("apikey", "API keys for the server's config file");
+  apikey_cmd->require_subcommand(1);
+  CLI::App* apikey_new_cmd =
+      apikey_cmd->add_subcommand("new", "Print a new random API key and its SHA-256 as JSON");
+
   KeyPublicCommand key_public;
   CLI::App* key_cmd = app.add_subcommand("key", "The tree signing key");
   key_cmd->require_subcommand(1);
@@ -217,6 +222,7 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
     if (*rebuild_cmd) return RunRebuild(rebuild, out);
     if (*demo_cmd) return RunDemo(demo, out);
     if (*serve_cmd) return RunServe(serve, out);
+    if (*apikey_new_cmd) return RunApiKeyNew(out);
     if (*key_public_cmd) return RunKeyPublic(key_public, out);
     if (*tree_head_cmd) return RunTreeHead(tree_head, out);
     if (*inclusion_cmd) return RunProofInclusion(inclusion, out);

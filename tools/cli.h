@@ -130,6 +130,9 @@ struct ServeCommand {
   bool demo_data = true;  // demo mode only: append the demo conversations at start
 };
 int RunServe(const ServeCommand& cmd, std::ostream& out);
+// `convledger apikey new`: a new random API key and its SHA-256 (what a config file holds), as
+// one JSON line {"key","sha256"}.
+int RunApiKeyNew(std::ostream& out);
 
 // `convledger history` and `convledger view`: one conversation's dispute history or customer
 // view as JSON (projections::History / CustomerView).

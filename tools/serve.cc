@@ -38,6 +38,14 @@ std::string UrlHost(const std::string& host) {
 
 }  // namespace
 
+int RunApiKeyNew(std::ostream& out) {
+  const std::string key = api::NewApiKey();
+  out << "{\"key\":\"" << key << "\",\"sha256\":\"" << HexDigest(api::HashApiKey(key))
+      << "\"}\n";
+  out.flush();
+  return out ? kExitOk : kExitIo;
+}
+
 int RunServe(const ServeCommand& cmd, std::ostream& out) {
   std::string host;
   uint16_t port = 0;
