@@ -61,7 +61,8 @@ struct Reply {
     }
   }
   std::string Code() const {
-    json j = Json();
+    if (!json::accept(body)) return "";
+    json j = json::parse(body);
     return j.contains("error") ? j["error"].value("code", "") : "";
   }
 };
