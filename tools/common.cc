@@ -57,7 +57,12 @@ Result<std::unique_ptr<Ledger>> OpenLedger(const std::string& data_dir, OpenMode
   options.projections = projections::MakeAll();
   // Long work inside Open (building the Merkle tree of an older ledger) shows up in the log.
   options.info_log = [](const std::string& line) { Log().info("{}", line); };
-  if (mode != OpenMode::kReadWrite) {
+  if (mode == OpenMode::kReadWrite) {
+    // A new ledger may be asked for under directories that do not exist yet (--data a/b/data).
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    if (ec) return Status::IOError("cannot create '" + data_dir + "': " + ec.message());
+  } else {
     // Such an open must not create an empty ledger as a side effect of a typo in --data.
     std::error_code ec;
     if (!std::filesystem::is_directory(data_dir, ec) || std::filesystem::is_empty(data_dir, ec)) {

@@ -66,7 +66,8 @@ int WaitExit(pid_t pid) {
 
 TEST(ServeProcess, DemoDefaultServesAndStopsGracefullyOnSigterm) {
   TempDir dir;
-  const std::string data = dir.path() + "/data";
+  // Parents that do not exist yet are created.
+  const std::string data = dir.path() + "/nested/data";
   Child c = StartServe(data);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(c.banner, m, std::regex(R"(http://127\.0\.0\.1:(\d+))")))
