@@ -77,9 +77,16 @@ std::optional<SignedTreeHead> ParseTreeHead(std::string_view bytes, Checker& c) 
   return sth;
 }
 
+ExportVerifyReport Malformed(const char* kind, const std::exception& e) {
+  ExportVerifyReport r;
+  r.kind = kind;
+  r.problems.push_back(std::string("malformed export: ") + e.what());
+  return r;
+}
+
 }  // namespace
 
-ExportVerifyReport VerifyBundle(const std::vector<ExportFile>& files) {
+static ExportVerifyReport VerifyBundleUnguarded(const std::vector<ExportFile>& files) {
   ExportVerifyReport report;
   report.kind = "bundle";
   Checker c(&report);
@@ -414,7 +421,7 @@ std::pair<std::string_view, std::string_view> SplitEntity(std::string_view e) {
 
 }  // namespace
 
-ExportVerifyReport VerifyRsmf(std::string_view eml) {
+static ExportVerifyReport VerifyRsmfUnguarded(std::string_view eml) {
   ExportVerifyReport fail;
   fail.kind = "rsmf";
   auto failed = [&](const std::string& what) {
@@ -471,7 +478,7 @@ ExportVerifyReport VerifyRsmf(std::string_view eml) {
   const std::string conv = m["conversations"][0]["id"];
   Result<std::vector<ExportFile>> bundle = UnzipFiles(bundle_file->bytes);
   if (!bundle.ok()) return failed(std::string(kRsmfBundleName) + ": " + bundle.status().ToString());
-  ExportVerifyReport report = VerifyBundle(*bundle);
+  ExportVerifyReport report = VerifyBundleUnguarded(*bundle);
   report.kind = "rsmf";
   // The RSMF must be about the conversation the bundle proves, and its messages must be ones
   // the bundle's events name (a rendering cannot invent messages).
@@ -505,6 +512,24 @@ ExportVerifyReport VerifyRsmf(std::string_view eml) {
                                 "' is named by no event of the bundle");
   }
   return report;
+}
+
+// The checks read untrusted JSON with nlohmann, which throws on a type it did not expect; no
+// exception leaves projections/, and any such surprise is a failed check, never a pass.
+ExportVerifyReport VerifyBundle(const std::vector<ExportFile>& files) {
+  try {
+    return VerifyBundleUnguarded(files);
+  } catch (const std::exception& e) {
+    return Malformed("bundle", e);
+  }
+}
+
+ExportVerifyReport VerifyRsmf(std::string_view eml) {
+  try {
+    return VerifyRsmfUnguarded(eml);
+  } catch (const std::exception& e) {
+    return Malformed("rsmf", e);
+  }
 }
 
 }  // namespace convledger::projections
