@@ -4,7 +4,7 @@
 // export functions take a Ledger and a selection and hand each output file to a sink as
 // (path, bytes), so a caller can write a directory, build a zip (ZipFiles) or stream a response.
 //
-// Formats (file layout in docs/export.md):
+// Formats (file layout in README.md, "Legal export and offline verification"):
 //   kBundle  per conversation every event as its raw stored Record bytes (base64) beside its
 //            decoded JSON (EventToJson) and its RFC 9162 inclusion proof against ONE signed tree
 //            head taken at export time; that tree head, the public key PEM and a manifest with
@@ -72,8 +72,8 @@ struct ExportSelection {
 };
 
 struct ExportOptions {
-  // Called now and then with a stage ("select", "bundle", "rsmf", "html") and progress in
-  // events. Default: empty.
+  // Called now and then with a stage and progress: "select" and "bundle" count events, "rsmf"
+  // and "html" count conversations. Default: empty.
   std::function<void(std::string_view stage, uint64_t done, uint64_t total)> progress;
   // Keep the raw bytes of events carrying redacted content out of the bundle (see above).
   // Default: true.
