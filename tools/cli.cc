@@ -105,6 +105,29 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
           CLI::ignore_case))
       ->default_str("sample");
 
+  VerifyExportCommand verify_export;
+  verify_cmd->add_option("path", verify_export.path,
+                         "An export to check offline (bundle directory or .zip, .rsmf); without "
+                         "it, the ledger in --data is checked");
+
+  ExportCommand export_args;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "Export conversations with proofs: bundle (dir/.zip), rsmf, html");
+  AddDataOption(export_cmd, &export_args.data_dir);
+  AddProgressOption(export_cmd, &export_args.progress);
+  export_cmd->add_option("--conversation", export_args.conversations,
+                         "Conversation id (repeatable)");
+  export_cmd->add_option("--customer", export_args.customer,
+                         "Every conversation in which this customer id is an actor");
+  export_cmd->add_option("--tenant", export_args.tenant,
+                         "Every conversation of this tenant with events in --from..--to");
+  export_cmd->add_option("--from", export_args.from, "RFC 3339, inclusive (with --tenant)");
+  export_cmd->add_option("--to", export_args.to, "RFC 3339, inclusive (with --tenant)");
+  export_cmd->add_option("--format", export_args.format, "bundle, rsmf or html")
+      ->check(CLI::IsMember({"bundle", "rsmf", "html"}))
+      ->default_str("bundle");
+  export_cmd->add_option("--out", export_args.out_path, "Output path (.zip: one zip)")->required();
+
   ConversationViewCommand history;
   CLI::App* history_cmd = app.add_subcommand(
       "history", "Print one conversation's dispute history as JSON (every version, flags)");
@@ -214,7 +237,9 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   try {
     if (*append_cmd) return RunAppend(append, in, out);
     if (*events_cmd) return RunEvents(events, out);
+    if (*verify_cmd && !verify_export.path.empty()) return RunVerifyExport(verify_export, out);
     if (*verify_cmd) return RunVerify(verify, out);
+    if (*export_cmd) return RunExport(export_args, out);
     if (*stats_cmd) return RunStats(stats, out);
     if (*history_cmd) return RunHistory(history, out);
     if (*view_cmd) return RunView(view, out);

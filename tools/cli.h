@@ -14,6 +14,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ledger/ledger.h"
 #include "ledger/status.h"
@@ -232,6 +233,40 @@ struct ProofConsistencyCommand {
   bool pretty = false;
 };
 int RunProofConsistency(const ProofConsistencyCommand& cmd, std::ostream& out);
+
+// ---- export and offline verification (tools/export_commands.cc) ----
+
+// `convledger export`: conversations as a bundle, RSMF or HTML (projections/export.h).
+struct ExportCommand {
+  std::string data_dir = kDefaultDataDir;
+  // Exactly one selection: conversations, a customer, or a tenant with an optional time range.
+  std::vector<std::string> conversations;
+  std::string customer;
+  std::string tenant;
+  std::string from;  // RFC 3339, inclusive; empty: unbounded
+  std::string to;    // RFC 3339, inclusive; empty: unbounded
+  std::string format = "bundle";  // bundle, rsmf, html
+  // Where to write: a path ending in .zip gets one zip of every file; a single-file export
+  // (one conversation as rsmf or html) whose path ends in .rsmf / .html is written as that one
+  // file; anything else is a directory (created; it must not exist or be empty).
+  std::string out_path;
+  Progress progress = Progress::kAuto;
+};
+// Opens read-only (beside a writer). Prints one JSON summary line: {"ok", "format", "out",
+// "conversations", "events", "withheld", "files", "bytes", "tree_size", "root_hash"}.
+// Bad selection, format, time or output path: kExitUsage; unknown conversation or a selection
+// matching nothing: kExitFailed; I/O: kExitIo.
+int RunExport(const ExportCommand& cmd, std::ostream& out);
+
+// `convledger verify PATH`: checks an export with nothing but the export.
+struct VerifyExportCommand {
+  std::string path;  // a bundle directory or .zip, an .rsmf, or a directory/.zip of .rsmf files
+};
+// Prints {"ok", "kind", "path", "conversations", "events", "withheld", "tree_size", "notes",
+// "problems"} per checked export (one line each). kExitOk only when every check of every export
+// held; kExitFailed otherwise; kExitIo when PATH cannot be read; kExitUsage when PATH is no
+// export.
+int RunVerifyExport(const VerifyExportCommand& cmd, std::ostream& out);
 
 // The whole CLI: parses `argv` and runs the subcommand with the given streams (usage errors
 // and --help go to `err` and `out`). Returns the exit code.

@@ -510,4 +510,26 @@ Result<Event> Decode(std::string_view record_in, bool check_hash) {
 
 namespace convledger {
 Result<Event> DecodeRecord(std::string_view record) { return codec::Decode(record, true); }
+
+Result<RecordInfo> InspectRecord(std::string_view record_in) {
+  codec::AlignedCopy a;  // the verifier needs the buffer aligned; an export's bytes may not be
+  std::string_view record = a.Align(record_in);
+  codec::RecordView rv;
+  if (Status st = codec::ParseRecord(record, /*check_hash=*/false, &rv); !st.ok()) return st;
+  RecordInfo info;
+  info.global_seq = rv.global_seq;
+  info.conversation_seq = rv.conversation_seq;
+  info.conversation_id = std::string(rv.conversation_id);
+  info.tenant = std::string(rv.tenant);
+  const fb::Event* ev = fb::GetRecord(record.data())->event_nested_root();
+  info.occurred_at_us = ev->occurred_at_us();
+  if (ev->actor()) {
+    info.actor_kind = static_cast<ActorKind>(ev->actor()->kind());
+    info.actor_id = codec::Read(ev->actor()->id());
+  }
+  info.prev_hash = rv.prev_hash;
+  info.stored_hash = rv.hash;
+  info.computed_hash = codec::EventHash(rv.prev_hash, rv.event_bytes);
+  return info;
+}
 }  // namespace convledger

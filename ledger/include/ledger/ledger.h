@@ -277,4 +277,27 @@ class Ledger {
 // Decodes one stored Record (as given to ScanGlobal/ScanConversation) into an Event.
 Result<Event> DecodeRecord(std::string_view record);
 
+// What an offline verifier (an export checked without the ledger) needs from one stored Record:
+// the envelope fields that place it, the hash stored with it, and the hash recomputed from its
+// bytes with the event hash formula (schemas/README.md):
+//   SHA-256("convledger/event/v1" || prev_hash || event bytes)
+// so no caller re-implements the formula.
+struct RecordInfo {
+  uint64_t global_seq = 0;
+  uint64_t conversation_seq = 0;
+  std::string conversation_id;
+  std::string tenant;
+  int64_t occurred_at_us = 0;
+  ActorKind actor_kind = ActorKind::kUnknown;
+  std::string actor_id;
+  Digest prev_hash{};
+  Digest stored_hash{};    // the hash the record carries
+  Digest computed_hash{};  // recomputed from prev_hash and the event bytes
+  bool hash_ok() const { return stored_hash == computed_hash; }
+};
+// Runs the FlatBuffers verifier on `record` (any alignment) and recomputes its hash. A hash
+// mismatch is not an error here (compare with hash_ok()); bytes that are not a Record are
+// Corruption (corrupt_record). Pure: no ledger, any thread.
+Result<RecordInfo> InspectRecord(std::string_view record);
+
 }  // namespace convledger
