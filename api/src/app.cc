@@ -13,6 +13,7 @@
 #include "ledger/event_json.h"
 #include "ledger/proof_json.h"
 #include "ledger/time.h"
+#include "projections/export.h"
 #include "projections/projections.h"
 
 namespace convledger::api {
@@ -405,6 +406,7 @@ Response App::HandleConversation(const Request& req, const ApiKey& key, std::str
                                  std::string_view what, std::string_view rest) {
   auto q = ParseQuery(req.target());
   const bool history = what == "history", view = what == "view", events = what == "events";
+  if (rest.empty() && what == "export") return HandleExport(req, key, id);
   if (!rest.empty() || !(history || view || events))
     return Error(req, 404, "not_found", "no such route");
   if ((history || events) && !key.Has(kRoleDispute)) {
@@ -557,6 +559,64 @@ Result<std::string> App::StreamChunk(const std::string& tenant, uint64_t* after,
            "\ndata: " + EventToJson(e) + "\n\n";
   }
   return out;
+}
+
+Response App::HandleExport(const Request& req, const ApiKey& key, std::string_view id) {
+  if (!key.Has(kRoleLegal))
+    return Error(req, 403, "forbidden", "this key lacks the role this route needs: legal");
+  if (Status st = CheckTenant(id, key.tenant); !st.ok()) {
+    const HttpError e = FromStatus(st);
+    return Error(req, e.status, e.code, e.message);
+  }
+  auto q = ParseQuery(req.target());
+  auto it = q.find("format");
+  auto format = projections::ParseExportFormat(it == q.end() ? "bundle" : it->second);
+  if (!format.ok()) return Error(req, 400, format.status().reason(), format.status().message());
+  projections::ExportSelection selection;
+  selection.conversation_ids.push_back(std::string(id));
+  std::vector<projections::ExportFile> files;
+  auto summary = projections::Export(
+      ledger_, selection, *format,
+      [&](const std::string& path, std::string_view bytes) {
+        files.push_back({path, std::string(bytes)});
+        return Status::OK();
+      });
+  if (!summary.ok()) {
+    const HttpError e = FromStatus(summary.status());
+    return Error(req, e.status, e.code, e.message);
+  }
+  // The file name says what it is; the id is reduced to characters safe in a header.
+  std::string name;
+  for (char c : std::string(id)) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  name = name.substr(0, 64);
+  std::string body, type, file;
+  if (*format == projections::ExportFormat::kHtml && files.size() == 1) {
+    body = std::move(files[0].bytes);
+    type = "text/html; charset=utf-8";
+    file = name + ".html";
+  } else if (*format == projections::ExportFormat::kRsmf && files.size() == 1) {
+    body = std::move(files[0].bytes);
+    type = "application/octet-stream";
+    file = name + ".rsmf";
+  } else {
+    auto zip = projections::ZipFiles(files);
+    if (!zip.ok()) {
+      const HttpError e = FromStatus(zip.status());
+      return Error(req, e.status, e.code, e.message);
+    }
+    body = std::move(*zip);
+    type = "application/zip";
+    file = name + "-" + std::string(projections::ToString(*format)) + ".zip";
+  }
+  Response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, type);
+  res.set(http::field::content_disposition, "attachment; filename=\"" + file + "\"");
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Convledger-Tree-Size", std::to_string(summary->tree_head.tree_size));
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
 }
 
 Response App::HandleProof(const Request& req, std::string_view path) {

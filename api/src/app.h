@@ -76,6 +76,7 @@ class App {
   Response HandleWebhook(const Request& req, RequestContext& ctx, bool whatsapp);
   Response HandleReady(const Request& req);
   Response HandleProof(const Request& req, std::string_view path);
+  Response HandleExport(const Request& req, const ApiKey& key, std::string_view id);
   Response HandleEvidence(const Request& req, const ApiKey& key, std::string_view id,
                           std::string_view hex);
 

@@ -116,6 +116,7 @@ inline const std::string kAcmeCustomer = "acme-customer-view-key-0123";
 inline const std::string kAcmeDispute = "acme-dispute-key-0123456789";
 inline const std::string kAcmeAnalytics = "acme-analytics-key-01234567";
 inline const std::string kGlobexAdmin = "globex-admin-key-0123456789";
+inline const std::string kAcmeLegal = "acme-legal-key-0123456789ab";
 
 inline Config TestConfig() {
   Config c;
@@ -139,6 +140,7 @@ inline Config TestConfig() {
   key("acme-dispute", kAcmeDispute, "acme", kRoleDispute);
   key("acme-analytics", kAcmeAnalytics, "acme", kRoleAnalytics);
   key("globex-admin", kGlobexAdmin, "globex", kRoleAdmin);
+  key("acme-legal", kAcmeLegal, "acme", kRoleLegal);
   c.limits.worker_threads = 8;
   return c;
 }

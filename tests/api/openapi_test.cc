@@ -30,7 +30,7 @@ TEST_F(OpenApiTest, EveryDocumentedPathIsServed) {
   const auto paths = DocumentedPaths();
   const std::set<std::string> want = {
       "/v1/events", "/v1/conversations/{id}/history", "/v1/conversations/{id}/view",
-      "/v1/conversations/{id}/events", "/v1/conversations/{id}/evidence/{sha256}",
+      "/v1/conversations/{id}/events", "/v1/conversations/{id}/evidence/{sha256}", "/v1/conversations/{id}/export",
       "/v1/analytics", "/v1/feed", "/v1/feed/stream", "/v1/webhooks/whatsapp",
       "/v1/webhooks/messenger", "/v1/tree-head", "/v1/proofs/inclusion",
       "/v1/proofs/consistency", "/v1/whoami", "/healthz", "/readyz", "/metrics"};
