@@ -512,11 +512,13 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   // their checks reach g.leaves (a failed append's local overlay is dropped with its save point),
   // and the frontier is published only after the write succeeds.
   merkle::Frontier frontier;
-  {
+  if (options_.merkle_tree) {
     std::lock_guard lk(merkle_mu_);
     frontier = frontier_;
   }
-  if (frontier.size() != next_global_seq_ - 1 ||
+  if (!options_.merkle_tree) {
+    // Measuring the tree's cost only (Options::merkle_tree): the next open builds it.
+  } else if (frontier.size() != next_global_seq_ - 1 ||
       g.leaves.size() != g.next_global_seq - next_global_seq_) {
     // Cannot happen unless the tree and the log disagree at open; never write a wrong tree.
     bg_error_ = Status::Corruption("merkle_out_of_step",
@@ -531,6 +533,7 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     return;
   }
   for (const Digest& event_hash : g.leaves) {
+    if (!options_.merkle_tree) break;
     frontier.Append(merkle::LeafHash(event_hash), [&](int level, uint64_t index, const Digest& h) {
       batch
           .Put(merkle_cf_, merkle::NodeKey(level, index),
@@ -570,7 +573,7 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   if (head_cache_.size() > kMaxCachedHeads) head_cache_.clear();
   for (auto& [conv, h] : g.heads)
     if (h.dirty) head_cache_[conv] = std::move(h.value);
-  {
+  if (options_.merkle_tree) {
     std::lock_guard lk(merkle_mu_);
     frontier_ = std::move(frontier);
   }

@@ -84,7 +84,7 @@ Status LedgerImpl::OpenMerkle() {
     frontier = merkle::Frontier();
   }
 
-  if (size < last && !options_.read_only) {
+  if (size < last && !options_.read_only && options_.merkle_tree) {
     // A ledger written before the tree existed: build it from the log, in order, in batches.
     // Progress is kept per batch, so an interrupted backfill resumes where it stopped.
     if (options_.info_log)

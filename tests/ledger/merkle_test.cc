@@ -680,3 +680,37 @@ TEST_F(MerkleLedgerTest, ReadOnlyOpenWithoutAKeyCannotSign) {
 
 }  // namespace
 }  // namespace convledger
+
+namespace convledger {
+namespace {
+
+// Options::merkle_tree off (benchmarks only): no proofs for what was appended meanwhile, and the
+// next open with the tree on builds the missing part from the log.
+TEST(MerkleSwitch, OffThenOnBuildsTheTreeFromTheLog) {
+  test::TempDir dir;
+  std::vector<Digest> leaves;
+  {
+    Options o;
+    o.merkle_tree = false;
+    auto l = Ledger::Open(dir.path(), o);
+    ASSERT_OK(l);
+    for (int i = 0; i < 10; ++i) {
+      auto r = (*l)->Append({test::Sent("c", "m" + std::to_string(i))});
+      ASSERT_OK(r);
+      leaves.push_back(merkle::LeafHash((*r)[0].hash));
+    }
+    auto p = (*l)->ProveInclusion(3, 0);
+    EXPECT_TRUE(test::StatusIs(p.status(), Status::Code::kBusy, "merkle_tree_incomplete"));
+  }
+  auto l = Ledger::Open(dir.path(), Options{});
+  ASSERT_OK(l);
+  auto root = (*l)->MerkleRoot(0);
+  ASSERT_OK(root);
+  EXPECT_EQ(*root, merkle::RootFromLeaves(leaves));
+  auto p = (*l)->ProveInclusion(3, 0);
+  ASSERT_OK(p);
+  EXPECT_TRUE(merkle::VerifyInclusion(*p).ok());
+}
+
+}  // namespace
+}  // namespace convledger

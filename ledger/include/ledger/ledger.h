@@ -64,6 +64,11 @@ struct Options {
   // read-write open when missing; a read-only open only reads it. Default: empty
   // (<dir>/keys/tree_signing_ed25519.pem, the keys/ directory mode 0700).
   std::string signing_key_path;
+  // Maintain the Merkle tree in every append. Off exists for one purpose: measuring what the
+  // tree costs in the same run (bench/). A ledger written with it off serves no proofs for the
+  // events appended meanwhile (busy/merkle_tree_incomplete) until the next open with it on,
+  // which builds the missing part of the tree from the log. Default: true.
+  bool merkle_tree = true;
   // Called with a line of progress or notice from long work inside Open (building the Merkle
   // tree of a ledger written before it existed). Default: empty (silent).
   std::function<void(const std::string&)> info_log;
