@@ -498,6 +498,18 @@ std::string Join(const std::vector<double>& v, int decimals) {
 }
 std::string Mib(long kb) { return kb < 0 ? "n/a" : Fixed(kb / 1024.0, 1) + " MiB"; }
 
+// VmRSS of a process with its split (RssAnon: heap, memtables, block cache; RssFile: mapped
+// files such as the binary and its libraries).
+struct Rss {
+  long rss_kb = -1, anon_kb = -1, file_kb = -1;
+  static Rss Of(pid_t pid) {
+    return {StatusKb(pid, "VmRSS"), StatusKb(pid, "RssAnon"), StatusKb(pid, "RssFile")};
+  }
+  std::string Text() const {
+    return Mib(rss_kb) + " (anon " + Mib(anon_kb) + ", file " + Mib(file_kb) + ")";
+  }
+};
+
 void Log(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void Log(const char* fmt, ...) {
   va_list ap;
@@ -561,7 +573,7 @@ int main(int argc, char** argv) {
         std::getline(in, s);
         return s;
       }().c_str());
-  const long rss_start_kb = StatusKb(server.pid, "VmRSS");
+  const Rss rss_start = Rss::Of(server.pid);
 
   Options o;
   o.durability = Durability::kWal;
@@ -639,7 +651,7 @@ int main(int argc, char** argv) {
   }
   const uint64_t inproc_events = ledger->LastGlobalSeq();
   ledger.reset();
-  const long rss_after_rounds_kb = StatusKb(server.pid, "VmRSS");
+  const Rss rss_after_rounds = Rss::Of(server.pid);
 
   // Fill the server's ledger to g.events through HTTP.
   Measured fill;
@@ -658,12 +670,14 @@ int main(int argc, char** argv) {
     LogMeasured("HTTP fill", 0, fill);
     appended = g.events;
   }
-  const long rss_after_fill_kb = StatusKb(server.pid, "VmRSS");
+  const Rss rss_after_fill = Rss::Of(server.pid);
+  const long rss_after_fill_kb = rss_after_fill.rss_kb;
   HttpLoad big_views(server.port, g.connections, g.views, 200,
                      [&](uint64_t k, std::string* out) { *out = ViewRequestFor(k); });
   Measured views_at_end = big_views.Run(server.pid);
   LogMeasured("HTTP view at end", 0, views_at_end);
-  const long rss_end_kb = StatusKb(server.pid, "VmRSS");
+  const Rss rss_end = Rss::Of(server.pid);
+  const long rss_end_kb = rss_end.rss_kb;
   const long hwm_end_kb = StatusKb(server.pid, "VmHWM");
   const uint64_t server_dir_bytes = DirBytes(server.dir + "/ledger");
   const uint64_t log_bytes = DirBytes(server.dir) - server_dir_bytes;
@@ -724,14 +738,14 @@ int main(int argc, char** argv) {
            &Measured::cpu_us_per_op, 1, " µs");
   out << "\n| memory of the server process (VmRSS from /proc/<pid>/status) | value | target | met |\n"
       << "|---|---|---|---|\n"
-      << "| after start, empty ledger | " << Mib(rss_start_kb) << " | | |\n"
+      << "| after start, empty ledger | " << rss_start.Text() << " | | |\n"
       << "| after the measured rounds (" << WithCommas(static_cast<double>(g.rounds * g.appends))
-      << " events) | " << Mib(rss_after_rounds_kb) << " | | |\n"
+      << " events) | " << rss_after_rounds.Text() << " | | |\n"
       << "| after " << WithCommas(static_cast<double>(appended))
-      << " events appended through HTTP | " << Mib(rss_after_fill_kb) << " | < 300 MiB | "
+      << " events appended through HTTP | " << rss_after_fill.Text() << " | < 300 MiB | "
       << (rss_after_fill_kb >= 0 && rss_after_fill_kb < 300 * 1024 ? "yes" : "**no**") << " |\n"
       << "| after " << WithCommas(static_cast<double>(g.views))
-      << " more view requests | " << Mib(rss_end_kb) << " | < 300 MiB | "
+      << " more view requests | " << rss_end.Text() << " | < 300 MiB | "
       << (rss_end_kb >= 0 && rss_end_kb < 300 * 1024 ? "yes" : "**no**") << " |\n"
       << "| peak (VmHWM) over the whole run | " << Mib(hwm_end_kb) << " | < 300 MiB | "
       << (hwm_end_kb >= 0 && hwm_end_kb < 300 * 1024 ? "yes" : "**no**") << " |\n\n";
