@@ -29,7 +29,8 @@
 // per side per round), CONVLEDGER_BENCH_VIEWS (50000), CONVLEDGER_BENCH_ROUNDS (2),
 // CONVLEDGER_BENCH_CONNECTIONS (64), CONVLEDGER_BENCH_CONVERSATIONS (5000),
 // CONVLEDGER_BENCH_FILL_BATCH (1: events per POST while filling; >1 uses {"events":[...]}),
-// CONVLEDGER_BENCH_ACCESS_LOG (1).
+// CONVLEDGER_BENCH_ACCESS_LOG (1), CONVLEDGER_BENCH_WORKERS and CONVLEDGER_BENCH_IO_THREADS (the
+// server's Limits::worker_threads / io_threads; default: Limits' defaults, 32 and 2).
 
 #include <fcntl.h>
 #include <signal.h>
@@ -232,7 +233,12 @@ api::Config ServerConfig() {
       api::ApiKey{"bench-writer", api::HashApiKey(kWriterKey), kTenant, api::kRoleWriter});
   c.api_keys.push_back(
       api::ApiKey{"bench-viewer", api::HashApiKey(kViewerKey), kTenant, api::kRoleCustomerView});
-  return c;  // default limits
+  // Default limits unless CONVLEDGER_BENCH_WORKERS / CONVLEDGER_BENCH_IO_THREADS say otherwise.
+  c.limits.worker_threads =
+      static_cast<uint32_t>(EnvOr("CONVLEDGER_BENCH_WORKERS", c.limits.worker_threads));
+  c.limits.io_threads =
+      static_cast<uint32_t>(EnvOr("CONVLEDGER_BENCH_IO_THREADS", c.limits.io_threads));
+  return c;
 }
 
 [[noreturn]] void RunServerChild(const std::string& dir, int port_fd, int control_fd) {
@@ -751,7 +757,9 @@ int main(int argc, char** argv) {
       << (hwm_end_kb >= 0 && hwm_end_kb < 300 * 1024 ? "yes" : "**no**") << " |\n\n";
   out << "Events: " << WithCommas(static_cast<double>(g.appends)) << " single-event appends per "
       << "side per round, " << g.rounds << " rounds (first side alternating), " << g.conversations
-      << " conversations, " << g.connections << " connections / threads; request body "
+      << " conversations, " << g.connections << " connections / threads (server: "
+      << ServerConfig().limits.io_threads << " I/O threads, " << ServerConfig().limits.worker_threads
+      << " workers); request body "
       << EventToJson(EventOf(0)).size() << " bytes of JSON (message.sent, 200 characters of "
       << "text). Views: " << WithCommas(static_cast<double>(g.views)) << " reads per side per round"
       << " (in-process ledger at " << WithCommas(static_cast<double>(inproc_events))
