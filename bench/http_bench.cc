@@ -29,7 +29,10 @@
 // per side per round), CONVLEDGER_BENCH_VIEWS (50000), CONVLEDGER_BENCH_ROUNDS (2),
 // CONVLEDGER_BENCH_CONNECTIONS (64), CONVLEDGER_BENCH_CONVERSATIONS (5000),
 // CONVLEDGER_BENCH_FILL_BATCH (1: events per POST while filling; >1 uses {"events":[...]}),
-// CONVLEDGER_BENCH_ACCESS_LOG (1), CONVLEDGER_BENCH_WORKERS and CONVLEDGER_BENCH_IO_THREADS (the
+// CONVLEDGER_BENCH_PRELOAD (0: events the server's ledger gets through Ledger::Append in the
+// server process before the server starts; they count in no rate and are not in the in-process
+// peer's ledger, so use it for memory figures only), CONVLEDGER_BENCH_ACCESS_LOG (1),
+// CONVLEDGER_BENCH_WORKERS and CONVLEDGER_BENCH_IO_THREADS (the
 // server's Limits::worker_threads / io_threads; default: Limits' defaults, 32 and 2).
 
 #include <fcntl.h>
@@ -101,6 +104,7 @@ struct Params {
   int conversations = 5000;
   uint64_t fill_batch = 1;
   bool access_log = true;
+  uint64_t preload = 0;  // events the server's ledger gets in-process before the server starts
 };
 Params g;
 
@@ -255,6 +259,23 @@ api::Config ServerConfig() {
   auto opened = Ledger::Open(dir + "/ledger", o);
   if (!opened.ok()) Fail("server: Ledger::Open: " + opened.status().ToString());
   std::unique_ptr<Ledger> ledger = std::move(opened).value();
+  if (g.preload) {
+    // In-process appends by 64 threads, events of their own (ids from MakeAgentMessage's thread
+    // 1; the measured rounds use thread 0), before the server exists.
+    std::atomic<uint64_t> next{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 64; ++t) {
+      pool.emplace_back([&] {
+        for (uint64_t n; (n = next.fetch_add(1)) < g.preload;) {
+          std::vector<Event> one;
+          one.push_back(MakeAgentMessage(ConversationOf(n), 1, n));
+          auto r = ledger->Append(std::move(one));
+          if (!r.ok()) Fail("server: preload: " + r.status().ToString());
+        }
+      });
+    }
+    for (auto& th : pool) th.join();
+  }
   api::ServerOptions so;
   so.host = "127.0.0.1";
   so.port = 0;
@@ -570,6 +591,7 @@ int main(int argc, char** argv) {
       std::clamp<uint64_t>(EnvOr("CONVLEDGER_BENCH_CONVERSATIONS", g.conversations), 1, 99999));
   g.fill_batch = std::clamp<uint64_t>(EnvOr("CONVLEDGER_BENCH_FILL_BATCH", 1), 1, 1000);
   g.access_log = EnvOr("CONVLEDGER_BENCH_ACCESS_LOG", 1) != 0;
+  g.preload = EnvOr("CONVLEDGER_BENCH_PRELOAD", 0);
   if (!base.empty()) SetBaseDir(base);
 
   // The run directory; the server child is forked now, before this process starts any thread.
@@ -747,7 +769,12 @@ int main(int argc, char** argv) {
            &Measured::cpu_us_per_op, 1, " µs");
   out << "\n| memory of the server process (VmRSS from /proc/<pid>/status) | value | target | met |\n"
       << "|---|---|---|---|\n"
-      << "| after start, empty ledger | " << rss_start.Text() << " | | |\n"
+      << "| after start, "
+      << (g.preload ? WithCommas(static_cast<double>(g.preload)) +
+                          " events appended in-process (Ledger::Append, 64 threads) before the "
+                          "server started"
+                    : std::string("empty ledger"))
+      << " | " << rss_start.Text() << " | | |\n"
       << "| after the measured rounds (" << WithCommas(static_cast<double>(g.rounds * g.appends))
       << " events) | " << rss_after_rounds.Text() << " | | |\n"
       << "| after " << WithCommas(static_cast<double>(appended))
