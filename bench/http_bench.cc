@@ -782,8 +782,11 @@ int main(int argc, char** argv) {
       << " | " << rss_start.Text() << " | | |\n"
       << "| after the measured rounds (" << WithCommas(static_cast<double>(g.rounds * g.appends))
       << " events) | " << rss_after_rounds.Text() << " | | |\n"
-      << "| after " << WithCommas(static_cast<double>(appended))
-      << " events appended through HTTP | " << rss_after_fill.Text() << " | < 300 MiB | "
+      << "| after " << WithCommas(static_cast<double>(appended + g.preload)) << " events ("
+      << (g.preload ? WithCommas(static_cast<double>(g.preload)) + " in-process, " +
+                          WithCommas(static_cast<double>(appended)) + " through HTTP"
+                    : std::string("all appended through HTTP"))
+      << ") | " << rss_after_fill.Text() << " | < 300 MiB | "
       << (rss_after_fill_kb >= 0 && rss_after_fill_kb < 300 * 1024 ? "yes" : "**no**") << " |\n"
       << "| after " << WithCommas(static_cast<double>(g.views))
       << " more view requests | " << rss_end.Text() << " | < 300 MiB | "
