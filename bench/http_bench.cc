@@ -35,6 +35,7 @@
 // CONVLEDGER_BENCH_WORKERS and CONVLEDGER_BENCH_IO_THREADS (the
 // server's Limits::worker_threads / io_threads; default: Limits' defaults, 32 and 2).
 
+#include <malloc.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -250,6 +251,8 @@ api::Config ServerConfig() {
 
 [[noreturn]] void RunServerChild(const std::string& dir, int port_fd, int control_fd) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // As `convledger serve` does (tools/serve.cc): two malloc arenas.
+  mallopt(M_ARENA_MAX, 2);
   // The access log goes to a file, as a deployed server's log goes somewhere; at info level it is
   // one line per request.
   auto logger = spdlog::basic_logger_mt("bench-server", dir + "/server.log", true);

@@ -1,4 +1,5 @@
 // `convledger serve`: the HTTP API on an embedded ledger (see api/server.h).
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -75,6 +76,11 @@ int RunServe(const ServeCommand& cmd, std::ostream& out) {
     spdlog::info("serve: config {}: {} tenants, {} API keys", cmd.config, config.tenants.size(),
                  config.api_keys.size());
   }
+
+  // glibc gives every thread that allocates its own arena (up to 8 per core); with dozens of
+  // worker threads that fragments into hundreds of MB the server never uses again (measured in
+  // bench/RESULTS.md, issue 4). Two arenas keep RSS bounded.
+  mallopt(M_ARENA_MAX, 2);
 
   // SIGTERM and SIGINT are taken by sigwait below: block them before any thread starts, so
   // every thread inherits the mask and none is interrupted.

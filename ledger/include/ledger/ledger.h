@@ -52,6 +52,12 @@ struct Options {
   bool read_only = false;
   // RocksDB block cache shared by every column family. Default: 64 MiB.
   size_t block_cache_bytes = 64 << 20;
+  // Memory all column families' memtables may use together before RocksDB flushes the largest.
+  // Default: 64 MiB.
+  size_t write_buffer_budget_bytes = 64 << 20;
+  // Live write-ahead log beyond which the column families holding the oldest WAL file are
+  // flushed so it can be deleted. Default: 128 MiB.
+  uint64_t max_wal_bytes = 128 << 20;
   // Ledger clock; not owned, must outlive the ledger. Default: nullptr (system clock).
   Clock* clock = nullptr;
   // Most events one Append may carry. Default: 10000.
