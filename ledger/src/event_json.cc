@@ -391,6 +391,11 @@ Result<json> ParseText(std::string_view text) {
     if (what.find("surrogate") != std::string::npos || what.find("UTF-8") != std::string::npos)
       return Status::InvalidArgument("invalid_utf8", "invalid Unicode in a string: " + what);
     return Status::InvalidArgument("malformed_json", what);
+  } catch (const json::exception& err) {
+    // Not only parse_error: a number too large for a double ("1E400") is out_of_range (406).
+    // Found by tests/fuzz/fuzz_event_json; uncaught, it reached the server as a 500 and
+    // terminated `convledger append`.
+    return Status::InvalidArgument("malformed_json", err.what());
   }
 }
 
