@@ -14,42 +14,6 @@ namespace {
 
 using json = nlohmann::json;
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
-}
 
 // 64 hex digits (either case) into a digest. An all-zero digest means "none", like absent.
 bool ParseHexDigest(std::string_view hex, Digest* out) {
@@ -383,7 +347,7 @@ Status ParseEventObject(const json& obj, const std::string& path, Event* e) {
 Result<json> ParseText(std::string_view text) {
   if (text.size() > kMaxEventJsonBytes * 16)
     return Status::InvalidArgument("body_too_large", "the JSON text is too large");
-  if (!ValidUtf8(text)) return Status::InvalidArgument("invalid_utf8", "the text is not valid UTF-8");
+  if (!IsValidUtf8(text)) return Status::InvalidArgument("invalid_utf8", "the text is not valid UTF-8");
   try {
     return json::parse(text.begin(), text.end());
   } catch (const json::parse_error& err) {
@@ -558,6 +522,43 @@ std::string EventToJson(const Event& e) {
   j["prev_hash"] = HexDigest(e.prev_hash);
   j["hash"] = HexDigest(e.hash);
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace convledger

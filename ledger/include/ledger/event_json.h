@@ -38,6 +38,10 @@ Result<Event> ParseEventJson(std::string_view json_text);
 // `is_batch`, when given, tells which of the two forms the text was (set once it is JSON).
 Result<std::vector<Event>> ParseEventsJson(std::string_view json_text, bool* is_batch = nullptr);
 
+// Strict UTF-8: no overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF, no
+// truncated sequence. The one validator of the code base: the JSON parser, the webhook layer and
+// the HTTP routes all use it.
+bool IsValidUtf8(std::string_view s);
 // Renders an event (as stored, with the assigned fields) as one line of compact JSON:
 // the input form plus global_seq, conversation_seq, recorded_at, event_id, hash, prev_hash.
 std::string EventToJson(const Event& e);
