@@ -3,40 +3,25 @@
 // right answer for each finding.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "checks.h"
+#include "regression_inputs.h"
 
 namespace convledger::api {
 namespace {
 
-std::vector<std::filesystem::path> Inputs(const std::string& harness) {
-  std::vector<std::filesystem::path> out;
-  const std::filesystem::path dir = std::filesystem::path(FUZZ_REGRESSIONS_DIR) / harness;
-  for (const auto& f : std::filesystem::directory_iterator(dir))
-    if (f.is_regular_file() && f.path().filename().string()[0] != '.') out.push_back(f.path());
-  return out;
-}
-
-std::string Slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using fuzz::ReadInput;
+using fuzz::RegressionInputs;
 
 TEST(FuzzRegressions, WebhookInputs) {
-  for (const auto& p : Inputs("webhooks"))
-    EXPECT_EQ(fuzz::CheckWebhooks(Slurp(p)), "") << p.filename();
+  for (const auto& p : RegressionInputs("webhooks"))
+    EXPECT_EQ(fuzz::CheckWebhooks(ReadInput(p)), "") << p.filename();
 }
 
 TEST(FuzzRegressions, HttpInputs) {
   fuzz::HttpWorld world;
-  for (const auto& p : Inputs("http")) EXPECT_EQ(fuzz::CheckHttp(world, Slurp(p)), "") << p.filename();
+  for (const auto& p : RegressionInputs("http")) EXPECT_EQ(fuzz::CheckHttp(world, ReadInput(p)), "") << p.filename();
 }
 
 }  // namespace

@@ -3,35 +3,20 @@
 // states the right answer for each finding.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "checks.h"
+#include "regression_inputs.h"
 
 namespace convledger {
 namespace {
 
-std::vector<std::filesystem::path> Inputs(const std::string& harness) {
-  std::vector<std::filesystem::path> out;
-  const std::filesystem::path dir = std::filesystem::path(FUZZ_REGRESSIONS_DIR) / harness;
-  for (const auto& f : std::filesystem::directory_iterator(dir))
-    if (f.is_regular_file() && f.path().filename().string()[0] != '.') out.push_back(f.path());
-  return out;
-}
-
-std::string Slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using fuzz::ReadInput;
+using fuzz::RegressionInputs;
 
 TEST(FuzzRegressions, EventJsonInputs) {
-  for (const auto& p : Inputs("event_json"))
-    EXPECT_EQ(fuzz::CheckEventJson(Slurp(p)), "") << p.filename();
+  for (const auto& p : RegressionInputs("event_json"))
+    EXPECT_EQ(fuzz::CheckEventJson(ReadInput(p)), "") << p.filename();
 }
 
 // nlohmann-json throws out_of_range, not parse_error, for a number beyond a double: that escaped
@@ -49,8 +34,8 @@ TEST(FuzzRegressions, NumberTooLargeForADoubleIsMalformedJson) {
 }
 
 TEST(FuzzRegressions, DecodeRecordInputs) {
-  for (const auto& p : Inputs("decode_record"))
-    EXPECT_EQ(fuzz::CheckDecodeRecord(Slurp(p)), "") << p.filename();
+  for (const auto& p : RegressionInputs("decode_record"))
+    EXPECT_EQ(fuzz::CheckDecodeRecord(ReadInput(p)), "") << p.filename();
 }
 
 }  // namespace
