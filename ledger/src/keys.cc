@@ -1,5 +1,7 @@
 #include "keys.h"
 
+#include "ledger/projection.h"
+
 #include <cstring>
 
 namespace convledger::keys {
@@ -100,6 +102,13 @@ std::string EvidenceDeliveryPrefix(const Digest& sha256) {
   std::string k(1, 'd');
   k.append(reinterpret_cast<const char*>(sha256.data()), sha256.size());
   return k;
+}
+
+Status CheckStateKey(std::string_view key) {
+  if (key.empty() || key.size() > kMaxStateKeyBytes || key[0] == '\0')
+    return Status::InvalidArgument("invalid_state_key",
+                                   "projection wrote an empty, reserved or oversized key");
+  return Status::OK();
 }
 
 }  // namespace convledger::keys

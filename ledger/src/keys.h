@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "ledger/event.h"
+#include "ledger/status.h"
 
 namespace convledger::keys {
 
@@ -60,6 +61,9 @@ struct HeadValue {
 // "\0checkpoint" -> be64(last folded global_seq) || be32(fold version).
 inline const std::string kCheckpointKey("\0checkpoint", 11);
 std::string EncodeCheckpoint(uint64_t global_seq, uint32_t version);
+// A key a projection may write: not empty, not reserved (0x00 first), at most
+// kMaxStateKeyBytes. InvalidArgument (invalid_state_key) otherwise.
+Status CheckStateKey(std::string_view key);
 bool DecodeCheckpoint(std::string_view v, uint64_t* global_seq, uint32_t* version);
 
 // messages flags

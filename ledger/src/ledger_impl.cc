@@ -802,9 +802,8 @@ class LedgerImpl::GroupStore final : public StateStore {
 
  private:
   bool CheckKey(std::string_view key) {
-    if (key.empty() || key.size() > kMaxStateKeyBytes || key[0] == '\0') {
-      status_ = Status::InvalidArgument("invalid_state_key",
-                                        "projection wrote an empty, reserved or oversized key");
+    if (Status st = keys::CheckStateKey(key); !st.ok()) {
+      status_ = std::move(st);
       return false;
     }
     return true;

@@ -135,9 +135,8 @@ class ChunkStore final : public StateStore {
     cache_.insert_or_assign(std::move(key), std::move(value));
   }
   bool Check(std::string_view key) {
-    if (key.empty() || key.size() > kMaxStateKeyBytes || key[0] == '\0') {
-      status_ = Status::InvalidArgument("invalid_state_key",
-                                        "projection wrote an empty, reserved or oversized key");
+    if (Status st = keys::CheckStateKey(key); !st.ok()) {
+      status_ = std::move(st);
       return false;
     }
     return true;
@@ -221,9 +220,8 @@ class ConvStore final : public StateStore {
 
  private:
   bool Check(std::string_view key) {
-    if (key.empty() || key.size() > kMaxStateKeyBytes || key[0] == '\0') {
-      status_ = Status::InvalidArgument("invalid_state_key",
-                                        "projection wrote an empty, reserved or oversized key");
+    if (Status st = keys::CheckStateKey(key); !st.ok()) {
+      status_ = std::move(st);
       return false;
     }
     return true;
