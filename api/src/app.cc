@@ -217,7 +217,8 @@ const ApiKey* App::Authenticate(const Request& req) const {
 Response App::Handle(const Request& req, RequestContext& ctx) {
   const std::string_view target = req.target();
   const std::string_view path = PathOf(target);
-  ctx.route = Classify(req).label;
+  // The server classified the request from its header already; classify only when called alone.
+  if (ctx.route.empty()) ctx.route = Classify(req).label;
   ctx.key_name = "-";
   const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
   auto method_not_allowed = [&](const char* allow) {

@@ -235,6 +235,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     t0_ = Clock::now();
     const RouteInfo ri = sh_.app.Classify(parser_->get());
     route_ = ri.label;
+    stream_route_ = ri.stream;
     if (auto len = parser_->content_length(); len && *len > ri.body_limit)
       return Refuse(413, "body_too_large",
                     "the body is over " + std::to_string(ri.body_limit) + " bytes");
@@ -292,7 +293,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                               .count();
     method_ = std::string(req.method_string());
     state_ = State::kBusy;
-    if (sh_.app.Classify(req).stream) return StartStream(std::move(req));
+    if (stream_route_) return StartStream(std::move(req));
     net::post(sh_.workers, [self = this->shared_from_this(), req = std::move(req)]() mutable {
       Response res;
       try {
@@ -470,7 +471,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::atomic<State> state_{State::kReading};
   bool first_ = true;
   RequestContext ctx_;
-  std::string route_;
+  std::string route_;         // route template of the request being read (from its header)
+  bool stream_route_ = false;  // ... and whether it is the feed stream
   std::string method_;
   Clock::time_point t0_{};
   std::shared_ptr<Response> res_;
