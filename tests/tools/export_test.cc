@@ -264,7 +264,7 @@ print(json.dumps(seen))
 assert all(seen.values()), seen
 )PY";
   const std::string cmd = Python() + " '" + script + "' '" + CONVLEDGER_SOURCE_DIR +
-                          "/../shared/rsmf/rsmf_schema_2_0_0.json' '" + out + "' 2>&1";
+                          "/tests/tools/rsmf/rsmf_schema_2_0_0.json' '" + out + "' 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string output;
