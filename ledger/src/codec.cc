@@ -329,7 +329,18 @@ Status DecodeSealed(const fbs::SealedContent* sc, Event* e,
                     std::vector<std::string>* template_params) {
   if (!sc) return Status::OK();
   e->content_sealing = static_cast<Sealing>(sc->sealing());
-  if (sc->sealing() != fbs::Sealing::None) return Status::OK();  // needs a key; not ours here
+  if (sc->sealing() != fbs::Sealing::None) {  // opened by the ledger's ContentOpener
+    SealedContent sealed;
+    sealed.sealing = static_cast<Sealing>(sc->sealing());
+    sealed.key_id = Read(sc->key_id());
+    if (sc->nonce())
+      sealed.nonce.assign(reinterpret_cast<const char*>(sc->nonce()->data()), sc->nonce()->size());
+    if (sc->bytes())
+      sealed.bytes.assign(reinterpret_cast<const char*>(sc->bytes()->data()), sc->bytes()->size());
+    e->sealed = std::move(sealed);
+    e->content_access = ContentAccess::kSealed;
+    return Status::OK();
+  }
   if (!sc->bytes()) return Corrupt("sealed content without bytes");
   AlignedCopy a;
   std::string_view raw = a.Align(

@@ -21,7 +21,7 @@ std::optional<E> Lookup(const std::array<std::pair<E, std::string_view>, N>& tab
   return std::nullopt;
 }
 
-constexpr std::array<std::pair<EventType, std::string_view>, 10> kEventTypes{{
+constexpr std::array<std::pair<EventType, std::string_view>, 12> kEventTypes{{
     {EventType::kMessageSent, "message.sent"},
     {EventType::kMessageEdited, "message.edited"},
     {EventType::kMessageDeleted, "message.deleted"},
@@ -32,6 +32,8 @@ constexpr std::array<std::pair<EventType, std::string_view>, 10> kEventTypes{{
     {EventType::kConsentChanged, "consent.changed"},
     {EventType::kLegalHoldChanged, "legal_hold.changed"},
     {EventType::kNoteAdded, "note.added"},
+    {EventType::kSubjectErased, "subject.erased"},
+    {EventType::kErasureRefused, "erasure.refused"},
 }};
 constexpr std::array<std::pair<ActorKind, std::string_view>, 5> kActorKinds{{
     {ActorKind::kAgent, "agent"},
@@ -73,6 +75,17 @@ constexpr std::array<std::pair<HoldAction, std::string_view>, 2> kHolds{{
     {HoldAction::kPlaced, "placed"},
     {HoldAction::kReleased, "released"},
 }};
+constexpr std::array<std::pair<HoldScope, std::string_view>, 2> kHoldScopes{{
+    {HoldScope::kConversation, "conversation"},
+    {HoldScope::kSubject, "subject"},
+}};
+constexpr std::array<std::pair<ContentAccess, std::string_view>, 5> kAccesses{{
+    {ContentAccess::kPlain, "plain"},
+    {ContentAccess::kSealed, "sealed"},
+    {ContentAccess::kOpened, "opened"},
+    {ContentAccess::kRedacted, "redacted"},
+    {ContentAccess::kErased, "erased"},
+}};
 
 }  // namespace
 
@@ -85,6 +98,8 @@ std::string_view ToString(Delivery d) { return NameOf(kDeliveries, d); }
 std::string_view ToString(ReactionAction a) { return NameOf(kReactionActions, a); }
 std::string_view ToString(ConsentState c) { return NameOf(kConsents, c); }
 std::string_view ToString(HoldAction h) { return NameOf(kHolds, h); }
+std::string_view ToString(HoldScope s) { return NameOf(kHoldScopes, s); }
+std::string_view ToString(ContentAccess a) { return NameOf(kAccesses, a); }
 std::optional<EventType> ParseEventType(std::string_view s) { return Lookup(kEventTypes, s); }
 std::optional<ActorKind> ParseActorKind(std::string_view s) { return Lookup(kActorKinds, s); }
 std::optional<Channel> ParseChannel(std::string_view s) { return Lookup(kChannels, s); }
@@ -98,6 +113,7 @@ std::optional<ConsentState> ParseConsentState(std::string_view s) {
   return Lookup(kConsents, s);
 }
 std::optional<HoldAction> ParseHoldAction(std::string_view s) { return Lookup(kHolds, s); }
+std::optional<HoldScope> ParseHoldScope(std::string_view s) { return Lookup(kHoldScopes, s); }
 
 bool NamesMessage(EventType t) {
   switch (t) {

@@ -63,6 +63,10 @@ class LedgerImpl final : public Ledger {
       std::string_view projection, bool replace,
       const std::function<void(uint64_t, uint64_t)>& progress) override;
 
+  ContentOpener& Opener() override;
+  Result<EraseReport> EraseSubject(const EraseRequest& request) override;
+  Result<std::vector<SubjectInfo>> ListSubjects(std::string_view tenant) override;
+
   Result<Digest> MerkleRoot(uint64_t tree_size) override;
   Result<InclusionProof> ProveInclusion(uint64_t global_seq, uint64_t tree_size) override;
   Result<ConsistencyProof> ProveConsistency(uint64_t first, uint64_t second) override;
@@ -223,6 +227,8 @@ class LedgerImpl final : public Ledger {
 
   std::mutex key_mu_;
   std::unique_ptr<signing::SigningKey> signing_key_;  // GUARDED_BY(key_mu_); loaded on first use
+
+  std::unique_ptr<ContentOpener> opener_;
 
   std::atomic<uint64_t> last_committed_{0};
   std::mutex tail_mu_;

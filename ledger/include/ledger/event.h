@@ -26,6 +26,12 @@ enum class EventType : uint8_t {
   kConsentChanged,
   kLegalHoldChanged,
   kNoteAdded,
+  // Erasure (crypto-shredding). subject.erased: the subject's key was destroyed, so every
+  // message of that customer is unreadable; one such event in each of the subject's
+  // conversations. erasure.refused: a redaction or erasure refused because of a legal hold,
+  // recorded so the request is not lost (releasing the hold does not apply it).
+  kSubjectErased,
+  kErasureRefused,
 };
 enum class ActorKind : uint8_t { kUnknown = 0, kAgent, kCustomer, kBot, kSystem, kPlatform };
 enum class Channel : uint8_t { kUnknown = 0, kWhatsApp, kMessenger, kSms, kEmail, kWebChat };
@@ -35,8 +41,20 @@ enum class Delivery : uint8_t { kUnknown = 0, kSent, kDelivered, kRead, kFailed 
 enum class ReactionAction : uint8_t { kUnknown = 0, kAdd, kRemove };
 enum class ConsentState : uint8_t { kUnknown = 0, kOptIn, kOptOut };
 enum class HoldAction : uint8_t { kUnknown = 0, kPlaced, kReleased };
-// How stored content is protected; kNone stores the plaintext (until erasure lands).
+// What a legal hold covers: its conversation, or every conversation of that conversation's
+// subject (present and future).
+enum class HoldScope : uint8_t { kConversation = 0, kSubject };
+// How stored content is protected; kNone stores the plaintext (ledgers written before
+// encryption, or opened with Options::encrypt_content off).
 enum class Sealing : uint8_t { kNone = 0, kAes256Gcm, kChaCha20Poly1305 };
+// What a reader could do with an event's content (read side, see ledger/content.h).
+enum class ContentAccess : uint8_t {
+  kPlain = 0,    // stored unencrypted: `content` is what was stored
+  kSealed,       // stored encrypted and not opened (yet): `sealed` holds it, `content` is empty
+  kOpened,       // decrypted: `content` holds the plaintext
+  kRedacted,     // the message's data key was destroyed (message.redacted): gone for good
+  kErased,       // the subject's key was destroyed (subject.erased / retention): gone for good
+};
 
 // Wire names ("message.sent", "agent", "whatsapp", ...). Parse* return nullopt for unknown names.
 std::string_view ToString(EventType t);
@@ -48,6 +66,8 @@ std::string_view ToString(Delivery d);
 std::string_view ToString(ReactionAction a);
 std::string_view ToString(ConsentState c);
 std::string_view ToString(HoldAction h);
+std::string_view ToString(HoldScope s);
+std::string_view ToString(ContentAccess a);
 std::optional<EventType> ParseEventType(std::string_view s);
 std::optional<ActorKind> ParseActorKind(std::string_view s);
 std::optional<Channel> ParseChannel(std::string_view s);
@@ -57,6 +77,7 @@ std::optional<Delivery> ParseDelivery(std::string_view s);
 std::optional<ReactionAction> ParseReactionAction(std::string_view s);
 std::optional<ConsentState> ParseConsentState(std::string_view s);
 std::optional<HoldAction> ParseHoldAction(std::string_view s);
+std::optional<HoldScope> ParseHoldScope(std::string_view s);
 
 // True for the types that name a message (`message_id` required).
 bool NamesMessage(EventType t);
@@ -94,6 +115,17 @@ struct Content {
   bool operator==(const Content&) const = default;
 };
 
+// Content as stored when encrypted: the SealedContent envelope of schemas/events.fbs. `bytes`
+// is the AEAD ciphertext || 16-byte tag of a ContentPlain buffer; `key_id` names the data key in
+// the ledger's `keys` column family. Opaque to everything but the ledger's ContentOpener.
+struct SealedContent {
+  Sealing sealing = Sealing::kNone;
+  std::string key_id;
+  std::string nonce;
+  std::string bytes;
+  bool operator==(const SealedContent&) const = default;
+};
+
 struct Template {
   std::string name;
   std::string language;
@@ -116,6 +148,12 @@ struct Event {
   // dispute can go back to what the platform delivered. All zero: none. Stored, hashed, but
   // left out of the idempotency fingerprint (the platform's id is the identity, not the body).
   Digest evidence{};
+  // The data subject (the customer) whose personal data the conversation holds: the key that
+  // erasure works by. Fixed by a conversation's first event: given there, or else the customer
+  // actor's id when the first event comes from the customer, or else the conversation id. The
+  // ledger stores it on the first event; later events may repeat it (a different one is
+  // refused, subject_mismatch). Required on subject.erased and erasure.refused.
+  std::string subject;
 
   // ---- body (only the fields of `type`) ----
   std::string message_id;       // every message.* type
@@ -139,8 +177,17 @@ struct Event {
   std::string consent_scope;                  // consent: marketing, transactional
   std::string source;                         // consent
   HoldAction hold = HoldAction::kUnknown;     // legal hold
-  std::string case_ref;                       // legal hold
-  Sealing content_sealing = Sealing::kNone;   // read side: kNone means `content` is plaintext
+  std::string case_ref;                       // legal hold; erasure.refused: the blocking hold
+  HoldScope hold_scope = HoldScope::kConversation;  // legal hold
+  bool override_hold = false;                 // redacted, subject.erased: applied despite a hold
+  EventType refused = EventType::kMessageRedacted;  // erasure.refused: what was refused
+                                              // (message.redacted with message_id, or
+                                              // subject.erased); `reason` is the request's
+  // ---- read side: how the content was stored (see ledger/content.h) ----
+  Sealing content_sealing = Sealing::kNone;   // kNone: `content` (and template parameters) are
+                                              // the stored plaintext
+  std::optional<SealedContent> sealed;        // the stored envelope when content_sealing != kNone
+  ContentAccess content_access = ContentAccess::kPlain;  // kSealed until opened
 
   // ---- assigned by the ledger on append ----
   uint64_t global_seq = 0;

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ledger/content.h"
 #include "ledger/event.h"
 #include "ledger/merkle.h"
 #include "ledger/projection.h"
@@ -75,6 +76,19 @@ struct Options {
   // events appended meanwhile (busy/merkle_tree_incomplete) until the next open with it on,
   // which builds the missing part of the tree from the log. Default: true.
   bool merkle_tree = true;
+  // Encrypt message content (text, media, template parameters, note text) and stored webhook
+  // bodies with per-message data keys wrapped by per-subject keys (see ledger/content.h). Off
+  // exists for measuring what encryption costs (bench/) and stores new content in plaintext.
+  // Default: true.
+  bool encrypt_content = true;
+  // The master key that wraps every subject key: exactly 32 bytes. Empty: the key file below.
+  // Never logged. Default: empty.
+  std::string master_key;
+  // File holding the master key (64 hex characters) when master_key is empty. Created, mode
+  // 0600, on the first read-write open when missing. A key that does not match the one the
+  // ledger was created with fails Open: Corruption (wrong_master_key). Default: empty
+  // (<dir>/keys/master.key).
+  std::string master_key_path;
   // Called with a line of progress or notice from long work inside Open (building the Merkle
   // tree of a ledger written before it existed). Default: empty (silent).
   std::function<void(const std::string&)> info_log;
@@ -109,6 +123,36 @@ struct StoredEvidence {
     bool signature_valid = false;
   };
   std::vector<Delivery> deliveries;
+};
+
+// A GDPR erasure of one data subject (see Ledger::EraseSubject).
+struct EraseRequest {
+  std::string tenant;           // empty: "default"
+  std::string subject;
+  std::string reason;           // required: why (recorded in the event)
+  Actor actor;                  // who asked (agent/system/...; recorded)
+  bool override_hold = false;   // erase despite a legal hold (recorded)
+  int64_t occurred_at_us = 0;   // 0: now
+};
+
+struct EraseReport {
+  std::string tenant;
+  std::string subject;
+  std::vector<std::string> conversations;  // every conversation of the subject
+  uint64_t keys_destroyed = 0;             // subject key + message data keys + evidence keys
+  uint64_t first_global_seq = 0;           // the subject.erased events appended (one per
+  uint64_t last_global_seq = 0;            // conversation), or erasure.refused when refused
+  bool already_erased = false;             // nothing to do: erased before (nothing appended)
+};
+
+// One data subject as the keys column family knows it.
+struct SubjectInfo {
+  std::string tenant;
+  std::string subject;
+  std::vector<std::string> conversations;
+  int64_t last_occurred_us = 0;   // the latest occurred_at over its conversations
+  bool held = false;              // a legal hold covers the subject or one of its conversations
+  bool erased = false;
 };
 
 // The outcome of one appended event.
@@ -233,6 +277,22 @@ class Ledger {
 
   // The evidence body with this SHA-256 and its deliveries; NotFound (reason evidence_not_found).
   virtual Result<StoredEvidence> GetEvidence(const Digest& sha256) = 0;
+  // ---- erasure (crypto-shredding; see ledger/content.h) ----
+  // Opens sealed content with the keys that still exist. Valid as long as the ledger.
+  virtual ContentOpener& Opener() = 0;
+  // Erases a subject: appends one subject.erased event to each of its conversations and
+  // destroys its key, its messages' data keys and the keys of the webhook bodies that carried
+  // them, in one WriteBatch; then flushes and compacts so no copy of the keys stays in any file
+  // under the data directory (memtable, WAL, SST) when this returns. Refused while a legal hold
+  // covers the subject or one of its conversations, unless override_hold: InvariantViolation
+  // (legal_hold_active, naming the case), and an erasure.refused event is appended so the
+  // request is on record. NotFound (subject_not_found) for a subject with no conversation.
+  // Message redaction (message.redacted through Append) follows the same rules for one
+  // message's keys.
+  virtual Result<EraseReport> EraseSubject(const EraseRequest& request) = 0;
+  // Every subject of `tenant` (empty: every tenant), ordered by tenant then subject.
+  virtual Result<std::vector<SubjectInfo>> ListSubjects(std::string_view tenant = {}) = 0;
+
   // ---- Merkle tree and signed tree heads (see ledger/merkle.h for hashing and formats) ----
   // Every event is a leaf of one RFC 9162 tree (leaf i = global_seq i + 1), stored in the same
   // batch as the event, so any committed size has a root and proofs. Errors shared by these:
