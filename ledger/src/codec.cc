@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 
+#include "crypto.h"
 #include "ledger/ledger.h"
 #include "schemas/events_generated.h"
 
@@ -22,10 +23,12 @@ flatbuffers::Offset<flatbuffers::String> Str(flatbuffers::FlatBufferBuilder& b,
   return s.empty() ? 0 : b.CreateString(s);
 }
 
-// ContentPlain bytes for the sealed envelope (plaintext until erasure lands).
+// The sealed envelope: a ContentPlain buffer, in plaintext (no key) or AES-256-GCM under the
+// event's data key with its key id as associated data.
 flatbuffers::Offset<fbs::SealedContent> Seal(flatbuffers::FlatBufferBuilder& b,
                                               const Content* content,
-                                              const std::vector<std::string>* params) {
+                                              const std::vector<std::string>* params,
+                                              const SealKey* key) {
   thread_local flatbuffers::FlatBufferBuilder inner(256);
   inner.Clear();
   inner.ForceDefaults(true);
@@ -45,6 +48,16 @@ flatbuffers::Offset<fbs::SealedContent> Seal(flatbuffers::FlatBufferBuilder& b,
   }
   if (params && !params->empty()) tparams = inner.CreateVectorOfStrings(*params);
   inner.Finish(fbs::CreateContentPlain(inner, text, media, tparams));
+  if (key) {
+    const std::string_view plain(reinterpret_cast<const char*>(inner.GetBufferPointer()),
+                                 inner.GetSize());
+    const std::string ct = crypto::Encrypt(key->key, key->nonce, key->key_id, plain);
+    auto kid = b.CreateString(key->key_id);
+    auto nonce = b.CreateVector(reinterpret_cast<const uint8_t*>(key->nonce.data()),
+                                key->nonce.size());
+    auto bytes = b.CreateVector(reinterpret_cast<const uint8_t*>(ct.data()), ct.size());
+    return fbs::CreateSealedContent(b, fbs::Sealing::Aes256Gcm, kid, nonce, bytes);
+  }
   b.ForceVectorAlignment(inner.GetSize(), 1, 8);
   auto bytes = b.CreateVector(inner.GetBufferPointer(), inner.GetSize());
   return fbs::CreateSealedContent(b, fbs::Sealing::None, 0, 0, bytes);
@@ -130,8 +143,10 @@ bool IsZero(const Digest& d) {
   return true;
 }
 
-// Builds the Event table into `b`; the evidence digest only when `with_evidence` and set.
-void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evidence) {
+// Builds the Event table into `b`; the evidence digest only when `with_evidence` and set; the
+// content sealed under `key` when given.
+void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evidence,
+                const SealKey* key) {
   b.Clear();
   b.ForceDefaults(true);
   flatbuffers::Offset<void> body;
@@ -140,7 +155,7 @@ void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evi
   switch (e.type) {
     case EventType::kMessageSent: {
       auto sealed = Seal(b, e.content ? &*e.content : nullptr,
-                         e.template_ ? &e.template_->parameters : nullptr);
+                         e.template_ ? &e.template_->parameters : nullptr, key);
       flatbuffers::Offset<fbs::Template> tmpl;
       if (e.template_)
         tmpl = fbs::CreateTemplate(b, Str(b, e.template_->name), Str(b, e.template_->language),
@@ -152,7 +167,7 @@ void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evi
       break;
     }
     case EventType::kMessageEdited: {
-      auto sealed = Seal(b, e.content ? &*e.content : nullptr, nullptr);
+      auto sealed = Seal(b, e.content ? &*e.content : nullptr, nullptr, key);
       body = fbs::CreateMessageEdited(b, mid, sealed, Str(b, e.reason)).Union();
       body_type = fbs::Body::MessageEdited;
       break;
@@ -169,9 +184,27 @@ void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evi
                  .Union();
       body_type = fbs::Body::MessageCorrected;
       break;
-    case EventType::kMessageRedacted:
-      body = fbs::CreateMessageRedacted(b, mid, Str(b, e.reason)).Union();
+    case EventType::kMessageRedacted: {
+      // Fields added later are written only when set, so earlier events keep their bytes.
+      auto reason = Str(b, e.reason);
+      fbs::MessageRedactedBuilder rb(b);
+      rb.add_message_id(mid);
+      rb.add_reason(reason);
+      if (e.override_hold) rb.add_override_hold(true);
+      body = rb.Finish().Union();
       body_type = fbs::Body::MessageRedacted;
+      break;
+    }
+    case EventType::kSubjectErased:
+      body = fbs::CreateSubjectErased(b, Str(b, e.subject), Str(b, e.reason), e.override_hold)
+                 .Union();
+      body_type = fbs::Body::SubjectErased;
+      break;
+    case EventType::kErasureRefused:
+      body = fbs::CreateErasureRefused(b, static_cast<uint8_t>(e.refused), mid, Str(b, e.subject),
+                                       Str(b, e.reason), Str(b, e.case_ref))
+                 .Union();
+      body_type = fbs::Body::ErasureRefused;
       break;
     case EventType::kMessageStatus:
       body = fbs::CreateDeliveryStatus(b, mid, static_cast<fbs::Delivery>(e.status),
@@ -190,13 +223,19 @@ void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evi
                  .Union();
       body_type = fbs::Body::ConsentChanged;
       break;
-    case EventType::kLegalHoldChanged:
-      body = fbs::CreateLegalHold(b, static_cast<fbs::HoldAction>(e.hold), Str(b, e.case_ref))
-                 .Union();
+    case EventType::kLegalHoldChanged: {
+      auto case_ref = Str(b, e.case_ref);
+      fbs::LegalHoldBuilder hb(b);
+      hb.add_hold(static_cast<fbs::HoldAction>(e.hold));
+      hb.add_case_ref(case_ref);
+      if (e.hold_scope != HoldScope::kConversation)
+        hb.add_scope(static_cast<fbs::HoldScope>(e.hold_scope));
+      body = hb.Finish().Union();
       body_type = fbs::Body::LegalHold;
       break;
+    }
     case EventType::kNoteAdded: {
-      auto sealed = Seal(b, e.content ? &*e.content : nullptr, nullptr);
+      auto sealed = Seal(b, e.content ? &*e.content : nullptr, nullptr, key);
       body = fbs::CreateInternalNote(b, sealed).Union();
       body_type = fbs::Body::InternalNote;
       break;
@@ -207,6 +246,11 @@ void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evi
   auto conv = b.CreateString(e.conversation_id);
   auto ikey = Str(b, e.idempotency_key);
   auto tenant = Str(b, e.tenant);
+  // The subject sits in the envelope of a conversation's first event; a subject.erased /
+  // erasure.refused carries it in its body instead.
+  auto subject = e.type == EventType::kSubjectErased || e.type == EventType::kErasureRefused
+                     ? flatbuffers::Offset<flatbuffers::String>()
+                     : Str(b, e.subject);
   fbs::Id128 id(0, 0);
   fbs::Digest prev;
   fbs::EventBuilder eb(b);
@@ -230,27 +274,59 @@ void BuildEvent(flatbuffers::FlatBufferBuilder& b, const Event& e, bool with_evi
     std::memcpy(evidence.mutable_b()->Data(), e.evidence.data(), 32);
     eb.add_evidence(&evidence);
   }
+  if (!subject.IsNull()) eb.add_subject(subject);
   b.Finish(eb.Finish());
 }
 
 }  // namespace
 
-Encoded EncodeEvent(const Event& e) {
+Encoded EncodeEvent(const Event& e, const SealKey* key,
+                    std::optional<SealedContent>* sealed_out) {
   // Builders are reused per thread: their buffers stay allocated between events.
   thread_local flatbuffers::FlatBufferBuilder b(1024);
   Encoded out;
+  if (key) {
+    // Sealed content is new random bytes on every encoding (a fresh data key and nonce), so the
+    // fingerprint is a keyed hash of the plaintext encoding, without evidence: a retry with the
+    // same content is recognised, and the stored fingerprint says nothing about the content to
+    // anyone without the ledger's fingerprint key.
+    BuildEvent(b, e, /*with_evidence=*/false, nullptr);
+    out.fingerprint = crypto::Hmac(
+        key->fingerprint_key,
+        std::string_view(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+    BuildEvent(b, e, /*with_evidence=*/true, key);
+    out.bytes.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+    if (sealed_out) {
+      const auto* ev = flatbuffers::GetRoot<fbs::Event>(out.bytes.data());
+      const fbs::SealedContent* sc = nullptr;
+      if (const auto* m = ev->body_as_MessageSent()) sc = m->content();
+      if (const auto* m = ev->body_as_MessageEdited()) sc = m->content();
+      if (const auto* m = ev->body_as_InternalNote()) sc = m->content();
+      if (sc && sc->sealing() != fbs::Sealing::None) {
+        SealedContent s;
+        s.sealing = static_cast<Sealing>(sc->sealing());
+        s.key_id = sc->key_id() ? sc->key_id()->str() : std::string();
+        if (sc->nonce())
+          s.nonce.assign(reinterpret_cast<const char*>(sc->nonce()->data()), sc->nonce()->size());
+        if (sc->bytes())
+          s.bytes.assign(reinterpret_cast<const char*>(sc->bytes()->data()), sc->bytes()->size());
+        *sealed_out = std::move(s);
+      }
+    }
+    return out;
+  }
   if (!IsZero(e.evidence)) {
     // The fingerprint leaves the evidence out: Meta may redeliver the same message (same id,
     // same content) inside a different body, and that is a duplicate, not a conflict. So the
     // fingerprint is taken over the event built without it, then the stored bytes with it.
-    BuildEvent(b, e, /*with_evidence=*/false);
+    BuildEvent(b, e, /*with_evidence=*/false, nullptr);
     out.fingerprint =
         Sha256(std::string_view(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
-    BuildEvent(b, e, /*with_evidence=*/true);
+    BuildEvent(b, e, /*with_evidence=*/true, nullptr);
     out.bytes.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
     return out;
   }
-  BuildEvent(b, e, /*with_evidence=*/false);
+  BuildEvent(b, e, /*with_evidence=*/false, nullptr);
   out.bytes.assign(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
   out.fingerprint = Sha256(out.bytes);
   return out;
@@ -342,9 +418,22 @@ Status DecodeSealed(const fbs::SealedContent* sc, Event* e,
     return Status::OK();
   }
   if (!sc->bytes()) return Corrupt("sealed content without bytes");
+  std::optional<Content> content;
+  if (Status st = DecodeContentPlain(
+          std::string_view(reinterpret_cast<const char*>(sc->bytes()->data()), sc->bytes()->size()),
+          &content, template_params);
+      !st.ok())
+    return st;
+  e->content = std::move(content);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status DecodeContentPlain(std::string_view bytes, std::optional<Content>* content,
+                          std::vector<std::string>* template_params) {
   AlignedCopy a;
-  std::string_view raw = a.Align(
-      std::string_view(reinterpret_cast<const char*>(sc->bytes()->data()), sc->bytes()->size()));
+  std::string_view raw = a.Align(bytes);
   flatbuffers::Verifier v(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
   if (!v.VerifyBuffer<fbs::ContentPlain>(nullptr)) return Corrupt("content fails verification");
   const auto* cp = flatbuffers::GetRoot<fbs::ContentPlain>(raw.data());
@@ -364,11 +453,9 @@ Status DecodeSealed(const fbs::SealedContent* sc, Event* e,
   }
   if (template_params && cp->template_parameters())
     for (const auto* p : *cp->template_parameters()) template_params->push_back(p->str());
-  if (!c.text.empty() || !c.media.empty()) e->content = std::move(c);
+  if (!c.text.empty() || !c.media.empty()) *content = std::move(c);
   return Status::OK();
 }
-
-}  // namespace
 
 Status ParseRecord(std::string_view record, bool check_hash, RecordView* out) {
   const fbs::Record* rec = nullptr;
@@ -416,6 +503,7 @@ Result<Event> Decode(std::string_view record_in, bool check_hash) {
   e.prev_hash = rv.prev_hash;
   e.hash = rv.hash;
   if (ev->evidence()) e.evidence = ToDigest(ev->evidence());
+  if (ev->subject()) e.subject = ev->subject()->str();
   Status st;
   switch (ev->body_type()) {
     case fbs::Body::MessageSent: {
@@ -468,6 +556,27 @@ Result<Event> Decode(std::string_view record_in, bool check_hash) {
       e.type = EventType::kMessageRedacted;
       e.message_id = Read(b->message_id());
       e.reason = Read(b->reason());
+      e.override_hold = b->override_hold();
+      break;
+    }
+    case fbs::Body::SubjectErased: {
+      const auto* b = ev->body_as_SubjectErased();
+      e.type = EventType::kSubjectErased;
+      e.subject = Read(b->subject());
+      e.reason = Read(b->reason());
+      e.override_hold = b->override_hold();
+      break;
+    }
+    case fbs::Body::ErasureRefused: {
+      const auto* b = ev->body_as_ErasureRefused();
+      e.type = EventType::kErasureRefused;
+      e.refused = b->refused() == static_cast<uint8_t>(EventType::kSubjectErased)
+                      ? EventType::kSubjectErased
+                      : EventType::kMessageRedacted;
+      e.message_id = Read(b->message_id());
+      e.subject = Read(b->subject());
+      e.reason = Read(b->reason());
+      e.case_ref = Read(b->case_ref());
       break;
     }
     case fbs::Body::DeliveryStatus: {
@@ -500,6 +609,8 @@ Result<Event> Decode(std::string_view record_in, bool check_hash) {
       e.type = EventType::kLegalHoldChanged;
       e.hold = static_cast<HoldAction>(b->hold());
       e.case_ref = Read(b->case_ref());
+      e.hold_scope = b->scope() == fbs::HoldScope::Subject ? HoldScope::kSubject
+                                                           : HoldScope::kConversation;
       break;
     }
     case fbs::Body::InternalNote: {

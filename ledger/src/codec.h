@@ -5,7 +5,10 @@
 // place without re-encoding. The fingerprint used for idempotency is taken before patching.
 #pragma once
 
+#include <array>
+#include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "ledger/event.h"
@@ -13,12 +16,29 @@
 
 namespace convledger::codec {
 
-// The Event table bytes, assigned fields zero, plus the SHA-256 of those bytes.
+// The Event table bytes, assigned fields zero, plus the fingerprint idempotency compares: the
+// SHA-256 of those bytes without evidence, or, when sealed, an HMAC of the plaintext encoding.
 struct Encoded {
   std::string bytes;
   Digest fingerprint{};
 };
-Encoded EncodeEvent(const Event& e);
+// How to seal an event's content: its data key, a fresh nonce, the key id stored beside the
+// ciphertext (and bound to it as associated data), and the key of the fingerprint HMAC.
+struct SealKey {
+  std::string key_id;
+  std::array<uint8_t, 32> key{};
+  std::string nonce;  // 12 bytes
+  std::array<uint8_t, 32> fingerprint_key{};
+};
+// Encodes `e`; its content sealed under `key` when given (plaintext otherwise).
+// `sealed_out`, when given, receives the envelope as stored (set only when sealed).
+Encoded EncodeEvent(const Event& e, const SealKey* key = nullptr,
+                    std::optional<SealedContent>* sealed_out = nullptr);
+
+// Parses a plaintext ContentPlain buffer (as opened from a sealed envelope). Corruption when it
+// does not verify.
+Status DecodeContentPlain(std::string_view bytes, std::optional<Content>* content,
+                          std::vector<std::string>* template_params);
 
 struct Assigned {
   uint64_t global_seq = 0;

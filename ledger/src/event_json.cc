@@ -89,6 +89,16 @@ class FieldReader {
     return Status::OK();
   }
 
+  Status Bool(std::string_view key, bool* out) {
+    const json* v = Find(key);
+    if (!v) return Status::OK();
+    if (!v->is_boolean())
+      return Invalid("wrong_type", PathOf(key),
+                     "must be true or false, not " + std::string(JsonTypeName(*v)));
+    *out = v->get<bool>();
+    return Status::OK();
+  }
+
   Status Unsigned(std::string_view key, std::optional<uint64_t>* out) {
     const json* v = Find(key);
     if (!v) return Status::OK();
@@ -247,6 +257,8 @@ Status ParseEventObject(const json& obj, const std::string& path, Event* e) {
   if (!evidence.empty() && !ParseHexDigest(evidence, &e->evidence))
     return Invalid("invalid_value", r.PathOf("evidence"),
                    "must be 64 hex digits (the SHA-256 of the raw payload)");
+  RETURN_IF_ERROR(r.String("subject", e->type == EventType::kSubjectErased, kMaxIdBytes,
+                           &e->subject));
 
   if (NamesMessage(e->type))
     RETURN_IF_ERROR(r.String("message_id", true, kMaxIdBytes, &e->message_id));
@@ -308,7 +320,25 @@ Status ParseEventObject(const json& obj, const std::string& path, Event* e) {
     }
     case EventType::kMessageRedacted:
       RETURN_IF_ERROR(r.String("reason", true, kMaxShortTextBytes, &e->reason));
+      RETURN_IF_ERROR(r.Bool("override_hold", &e->override_hold));
       break;
+    case EventType::kSubjectErased:
+      RETURN_IF_ERROR(r.String("reason", true, kMaxShortTextBytes, &e->reason));
+      RETURN_IF_ERROR(r.Bool("override_hold", &e->override_hold));
+      break;
+    case EventType::kErasureRefused: {
+      std::string refused;
+      RETURN_IF_ERROR(r.String("refused", true, kMaxIdBytes, &refused));
+      auto t = ParseEventType(refused);
+      if (!t || (*t != EventType::kMessageRedacted && *t != EventType::kSubjectErased))
+        return Invalid("invalid_value", r.PathOf("refused"),
+                       "must be message.redacted or subject.erased");
+      e->refused = *t;
+      RETURN_IF_ERROR(r.String("message_id", false, kMaxIdBytes, &e->message_id));
+      RETURN_IF_ERROR(r.String("reason", false, kMaxShortTextBytes, &e->reason));
+      RETURN_IF_ERROR(r.String("case_ref", false, kMaxIdBytes, &e->case_ref));
+      break;
+    }
     case EventType::kMessageStatus: {
       RETURN_IF_ERROR(r.Enum("status", true, &ParseDelivery, &e->status));
       RETURN_IF_ERROR(r.Object("error", false, &obj_field));
@@ -333,6 +363,7 @@ Status ParseEventObject(const json& obj, const std::string& path, Event* e) {
     case EventType::kLegalHoldChanged:
       RETURN_IF_ERROR(r.Enum("hold", true, &ParseHoldAction, &e->hold));
       RETURN_IF_ERROR(r.String("case_ref", true, kMaxIdBytes, &e->case_ref));
+      RETURN_IF_ERROR(r.Enum("scope", false, &ParseHoldScope, &e->hold_scope));
       break;
     case EventType::kNoteAdded: {
       Content c;
@@ -414,9 +445,19 @@ namespace {
 
 json ContentToJson(const Event& e) {
   json c = json::object();
-  if (e.content_sealing != Sealing::kNone) {
-    c["sealed"] = true;
-    return c;
+  // Content that cannot be shown says why: still sealed (not opened), or gone for good.
+  switch (e.content_access) {
+    case ContentAccess::kSealed:
+      c["sealed"] = true;
+      return c;
+    case ContentAccess::kRedacted:
+      c["redacted"] = true;
+      return c;
+    case ContentAccess::kErased:
+      c["erased"] = true;
+      return c;
+    default:
+      break;
   }
   if (!e.content) return c;
   if (!e.content->text.empty()) c["text"] = e.content->text;
@@ -457,11 +498,12 @@ std::string EventToJson(const Event& e) {
   if (e.channel != Channel::kUnknown) j["channel"] = ToString(e.channel);
   if (!e.tenant.empty()) j["tenant"] = e.tenant;
   if (e.evidence != Digest{}) j["evidence"] = HexDigest(e.evidence);
+  if (!e.subject.empty() && e.type != EventType::kErasureRefused) j["subject"] = e.subject;
   if (NamesMessage(e.type)) j["message_id"] = e.message_id;
   switch (e.type) {
     case EventType::kMessageSent:
       j["direction"] = ToString(e.direction);
-      if (e.content || e.content_sealing != Sealing::kNone) j["content"] = ContentToJson(e);
+      if (e.content || e.content_access != ContentAccess::kPlain) j["content"] = ContentToJson(e);
       if (!e.reply_to.empty()) j["reply_to"] = e.reply_to;
       if (!e.kind.empty()) j["kind"] = e.kind;
       if (e.template_) {
@@ -489,6 +531,18 @@ std::string EventToJson(const Event& e) {
       break;
     case EventType::kMessageRedacted:
       j["reason"] = e.reason;
+      if (e.override_hold) j["override_hold"] = true;
+      break;
+    case EventType::kSubjectErased:
+      j["reason"] = e.reason;
+      if (e.override_hold) j["override_hold"] = true;
+      break;
+    case EventType::kErasureRefused:
+      j["refused"] = ToString(e.refused);
+      if (!e.message_id.empty()) j["message_id"] = e.message_id;
+      j["subject"] = e.subject;
+      if (!e.reason.empty()) j["reason"] = e.reason;
+      j["case_ref"] = e.case_ref;
       break;
     case EventType::kMessageStatus:
       j["status"] = ToString(e.status);
@@ -511,10 +565,15 @@ std::string EventToJson(const Event& e) {
     case EventType::kLegalHoldChanged:
       j["hold"] = ToString(e.hold);
       j["case_ref"] = e.case_ref;
+      if (e.hold_scope != HoldScope::kConversation) j["scope"] = ToString(e.hold_scope);
       break;
     case EventType::kNoteAdded:
-      if (e.content_sealing != Sealing::kNone)
+      if (e.content_access == ContentAccess::kSealed)
         j["text_sealed"] = true;
+      else if (e.content_access == ContentAccess::kRedacted)
+        j["text_redacted"] = true;
+      else if (e.content_access == ContentAccess::kErased)
+        j["text_erased"] = true;
       else
         j["text"] = e.content ? e.content->text : std::string();
       break;

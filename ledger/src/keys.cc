@@ -98,6 +98,12 @@ std::string EvidenceBodyKey(const Digest& sha256) {
   return k;
 }
 
+std::string SealedEvidenceBodyKey(const Digest& sha256) {
+  std::string k(1, 'B');
+  k.append(reinterpret_cast<const char*>(sha256.data()), sha256.size());
+  return k;
+}
+
 std::string EvidenceDeliveryPrefix(const Digest& sha256) {
   std::string k(1, 'd');
   k.append(reinterpret_cast<const char*>(sha256.data()), sha256.size());

@@ -5,6 +5,9 @@
 //   idempotency  be16(len) tenant || key                      -> be64(global_seq) || fingerprint(32)
 //   messages     ConvPrefix(conv) || message id               -> flags(1)
 //   evidence     'b' || sha256(body)                          -> body (written once per body)
+//   evidence     'B' || sha256(body)                          -> nonce || AES-256-GCM(body) || tag
+//                                                                (encryption on; key in `keys`)
+//   keys         see keystore.h
 //   evidence     'd' || sha256(body) || be64(received_at_us) || be64(global_seq_at_write)
 //                                                             -> flags(1) || source
 //   default      "format"                                     -> "1"
@@ -46,6 +49,8 @@ std::string GlobalKey(uint64_t global_seq);
 std::string IdempotencyKey(std::string_view tenant, std::string_view key);
 std::string MessageKey(std::string_view conversation_id, std::string_view message_id);
 std::string EvidenceBodyKey(const Digest& sha256);
+// 'B' || sha256: a body sealed under its own key (keys column family 'e' || sha256).
+std::string SealedEvidenceBodyKey(const Digest& sha256);
 // Prefix of every delivery key of one body; a delivery key adds be64 received_at and be64 seq.
 std::string EvidenceDeliveryPrefix(const Digest& sha256);
 

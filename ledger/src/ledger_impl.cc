@@ -31,12 +31,20 @@ class SystemClock final : public Clock {
   }
 };
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+}  // namespace
+
+Status FromRocksStatus(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::OK();
   if (s.IsCorruption()) return Status::Corruption("storage_corruption", what + ": " + s.ToString());
   if (s.IsNotFound()) return Status::NotFound("not_found", what + ": " + s.ToString());
   if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
+}
+
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  return FromRocksStatus(s, what);
 }
 
 Status WithIndex(const Status& st, size_t index, size_t count) {
@@ -70,7 +78,7 @@ Status ValidateShape(const Event& e) {
   if (Status st = CheckSize(e.conversation_id, kMaxConversationIdBytes, "conversation_id"); !st.ok())
     return st;
   if (static_cast<int>(e.type) < static_cast<int>(EventType::kMessageSent) ||
-      static_cast<int>(e.type) > static_cast<int>(EventType::kNoteAdded))
+      static_cast<int>(e.type) > static_cast<int>(EventType::kErasureRefused))
     return Status::InvalidArgument("unknown_event_type", "type is not a known event type");
   if (e.actor.kind == ActorKind::kUnknown || static_cast<int>(e.actor.kind) > 5)
     return Missing("actor.kind");
@@ -91,7 +99,8 @@ Status ValidateShape(const Event& e) {
                               {&e.emoji, kMaxIdBytes, "emoji"},
                               {&e.consent_scope, kMaxIdBytes, "scope"},
                               {&e.source, kMaxShortTextBytes, "source"},
-                              {&e.case_ref, kMaxIdBytes, "case_ref"}}) {
+                              {&e.case_ref, kMaxIdBytes, "case_ref"},
+                              {&e.subject, kMaxIdBytes, "subject"}}) {
     if (Status st = CheckSize(*s, max, name); !st.ok()) return st;
   }
   if (e.content) {
@@ -139,6 +148,13 @@ Status ValidateShape(const Event& e) {
       break;
     case EventType::kNoteAdded:
       if (!e.content || e.content->text.empty()) return Missing("text");
+      break;
+    case EventType::kSubjectErased:
+      if (e.subject.empty()) return Missing("subject");
+      if (e.reason.empty()) return Missing("reason");
+      break;
+    case EventType::kErasureRefused:
+      if (e.subject.empty() && e.message_id.empty()) return Missing("subject");
       break;
   }
   return Status::OK();
@@ -247,6 +263,10 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   if (!options.read_only ||
       std::find(existing.begin(), existing.end(), merkle::kMerkleCf) != existing.end())
     cfs.push_back({merkle::kMerkleCf, cf_options(false)});
+  // The keys of crypto-shredding (added with issue 6; point lookups).
+  if (!options.read_only ||
+      std::find(existing.begin(), existing.end(), keystore::kKeysCf) != existing.end())
+    cfs.push_back({keystore::kKeysCf, cf_options(true)});
   for (const auto& proj : options.projections) {
     const std::string name = "proj." + std::string(proj->Name());
     bool dup = std::any_of(cfs.begin(), cfs.end(), [&](auto& d) { return d.name == name; });
@@ -281,6 +301,7 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   for (size_t i = 0; i < cfs.size(); ++i) {
     if (cfs[i].name == keys::kEvidenceCf) impl->evidence_cf_ = impl->handles_[i];
     if (cfs[i].name == merkle::kMerkleCf) impl->merkle_cf_ = impl->handles_[i];
+    if (cfs[i].name == keystore::kKeysCf) impl->keys_cf_ = impl->handles_[i];
   }
 
   std::string format;
@@ -326,6 +347,11 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   impl->next_global_seq_ = last + 1;
   impl->last_committed_.store(last);
   it.reset();
+  {
+    auto ks = keystore::KeyStore::Open(raw, impl->keys_cf_, dir, options);
+    if (!ks.ok()) return ks.status();
+    impl->keystore_ = std::move(ks).value();
+  }
   if (Status st = impl->OpenMerkle(); !st.ok()) return st;
   for (const auto& proj : options.projections) {
     auto slot = std::make_unique<ProjSlot>();
@@ -341,7 +367,7 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
 }
 
 Status LedgerImpl::Prepare(std::vector<Event>& events, std::vector<Prepared>* out,
-                           bool allow_empty) const {
+                           bool allow_empty, bool internal) const {
   if (events.empty() && !allow_empty)
     return Status::InvalidArgument("empty_batch", "nothing to append");
   if (events.size() > options_.max_events_per_append)
@@ -353,20 +379,48 @@ Status LedgerImpl::Prepare(std::vector<Event>& events, std::vector<Prepared>* ou
     Event& e = events[i];
     if (e.tenant.empty()) e.tenant = "default";
     e.content_sealing = Sealing::kNone;
+    e.sealed.reset();
+    e.content_access = ContentAccess::kPlain;
     if (Status st = ValidateShape(e); !st.ok()) return WithIndex(st, i, events.size());
+    if (!internal &&
+        (e.type == EventType::kSubjectErased || e.type == EventType::kErasureRefused))
+      return WithIndex(Status::InvalidArgument(
+                           "reserved_event_type",
+                           std::string(ToString(e.type)) +
+                               " is appended by the ledger itself (erase a subject with "
+                               "`convledger erase` or POST /v1/subjects/{id}/erase)"),
+                       i, events.size());
     Prepared p;
-    p.encoded = codec::EncodeEvent(e);
     p.event = std::move(e);
     out->push_back(std::move(p));
+  }
+  if (Status st = PrepareSealing(*out); !st.ok()) return st;
+  for (Prepared& p : *out) {
+    p.encoded = codec::EncodeEvent(p.event, p.seal ? &*p.seal : nullptr, &p.event.sealed);
+    if (p.event.sealed) {
+      // From here on the event is what the log holds: projections fold the sealed content,
+      // never the plaintext.
+      p.event.content.reset();
+      if (p.event.template_) p.event.template_->parameters.clear();
+      p.event.content_sealing = p.event.sealed->sealing;
+      p.event.content_access = ContentAccess::kSealed;
+    }
   }
   return Status::OK();
 }
 
 Result<std::vector<AppendResult>> LedgerImpl::Append(std::vector<Event> events,
                                                      const AppendOptions& options) {
+  return AppendImpl(std::move(events), options, /*internal=*/false);
+}
+
+Result<std::vector<AppendResult>> LedgerImpl::AppendImpl(std::vector<Event> events,
+                                                         const AppendOptions& options,
+                                                         bool internal) {
   if (options_.read_only) return Status::IOError("the ledger is open read-only");
   std::vector<Prepared> prepared;
-  if (Status st = Prepare(events, &prepared, !options.evidence.empty()); !st.ok()) return st;
+  if (Status st = Prepare(events, &prepared, !options.evidence.empty(), internal); !st.ok())
+    return st;
   if (!options.evidence.empty() && evidence_cf_ == nullptr)
     return Status::IOError("this ledger has no evidence store (opened read-only?)");
 
@@ -375,7 +429,28 @@ Result<std::vector<AppendResult>> LedgerImpl::Append(std::vector<Event> events,
   w.evidence = &options.evidence;
   w.sync = options.durability.value_or(options_.durability) == Durability::kFsync;
   RunWriter(&w);
-  if (!w.status.ok()) return w.status;
+  for (Prepared& p : prepared)
+    if (p.seal) crypto::Cleanse(p.seal->key.data(), p.seal->key.size());
+  if (!w.status.ok()) {
+    if (w.status.reason() == "legal_hold_active" && !w.refusals.empty()) {
+      // An erasure covers every conversation of its subject: the one refused request is
+      // recorded in each of them, not only where the leader stopped.
+      const Event first = w.refusals.front();
+      for (const Prepared& p : prepared)
+        if (first.refused == EventType::kSubjectErased &&
+            p.event.type == EventType::kSubjectErased &&
+            p.event.conversation_id != first.conversation_id) {
+          Event r = first;
+          r.conversation_id = p.event.conversation_id;
+          r.channel = p.event.channel;
+          w.refusals.push_back(std::move(r));
+        }
+      RecordRefusals(w);
+    }
+    return w.status;
+  }
+  if (w.purge)
+    if (Status st = PurgeDestroyedKeys(); !st.ok()) return st;
   return std::move(w.results);
 }
 
@@ -417,8 +492,12 @@ void LedgerImpl::PutEvidence(const std::vector<EvidenceDelivery>& evidence, uint
                              rocksdb::WriteBatch* batch) {
   for (const EvidenceDelivery& d : evidence) {
     const Digest sha = codec::Sha256(d.body);
-    // Content-addressed: rewriting the same body under the same key changes nothing.
-    batch->Put(evidence_cf_, keys::EvidenceBodyKey(sha), d.body).PermitUncheckedError();
+    if (options_.encrypt_content && keys_cf_ != nullptr) {
+      PutSealedEvidence(d, sha, batch);
+    } else {
+      // Content-addressed: rewriting the same body under the same key changes nothing.
+      batch->Put(evidence_cf_, keys::EvidenceBodyKey(sha), d.body).PermitUncheckedError();
+    }
     std::string k = keys::EvidenceDeliveryPrefix(sha);
     keys::PutBe64(&k, static_cast<uint64_t>(d.received_at_us));
     keys::PutBe64(&k, seq);
@@ -436,11 +515,44 @@ Result<StoredEvidence> LedgerImpl::GetEvidence(const Digest& sha256) {
   rocksdb::PinnableSlice body;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), evidence_cf_, keys::EvidenceBodyKey(sha256), &body);
-  if (s.IsNotFound())
-    return Status::NotFound("evidence_not_found", "no evidence " + HexDigest(sha256));
-  if (!s.ok()) return FromRocks(s, "reading evidence");
-  out.body.assign(body.data(), body.size());
-  if (codec::Sha256(out.body) != sha256)
+  if (s.IsNotFound()) {
+    // Sealed (written with encryption on): nonce || ciphertext || tag under its own key.
+    body.Reset();
+    s = db_->Get(rocksdb::ReadOptions(), evidence_cf_, keys::SealedEvidenceBodyKey(sha256),
+                 &body);
+    if (s.IsNotFound())
+      return Status::NotFound("evidence_not_found", "no evidence " + HexDigest(sha256));
+    if (!s.ok()) return FromRocks(s, "reading evidence");
+    std::string wrapped;
+    rocksdb::Status ks = keys_cf_ == nullptr
+                             ? rocksdb::Status::NotFound()
+                             : db_->Get(rocksdb::ReadOptions(), keys_cf_,
+                                        keystore::EvidenceKey(sha256), &wrapped);
+    if (ks.IsNotFound()) {
+      out.body_access = ContentAccess::kErased;  // its key was destroyed with what it carried
+    } else if (!ks.ok()) {
+      return FromRocks(ks, "reading an evidence key");
+    } else {
+      crypto::Key k;
+      const std::string_view sealed(body.data(), body.size());
+      const bool ok =
+          sealed.size() >= crypto::kNonceBytes &&
+          crypto::Unwrap(keystore_->master(), keystore::EvidenceKey(sha256), wrapped, &k) &&
+          crypto::Decrypt(k, sealed.substr(0, crypto::kNonceBytes),
+                          keystore::EvidenceKey(sha256), sealed.substr(crypto::kNonceBytes),
+                          &out.body);
+      crypto::Cleanse(k.data(), k.size());
+      if (!ok)
+        return Status::Corruption("content_auth_failed",
+                                  "evidence " + HexDigest(sha256) + " does not authenticate");
+      out.body_access = ContentAccess::kOpened;
+    }
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading evidence");
+  } else {
+    out.body.assign(body.data(), body.size());
+  }
+  if (out.body_access != ContentAccess::kErased && codec::Sha256(out.body) != sha256)
     return Status::Corruption("hash_mismatch", "evidence " + HexDigest(sha256) + " was altered");
   const std::string prefix = keys::EvidenceDeliveryPrefix(sha256);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), evidence_cf_));
@@ -491,6 +603,9 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
       for (auto& [k, v] : local.state[i]) g.state[i][k] = std::move(v);
     g.leaves.insert(g.leaves.end(), local.leaves.begin(), local.leaves.end());
     g.next_global_seq = local.next_global_seq;
+    for (auto& [k, v] : local.keys) g.keys[k] = std::move(v);
+    for (auto& k : local.new_subject_keys) g.new_subject_keys.push_back(std::move(k));
+    for (auto& sid : local.forget_subjects) g.forget_subjects.push_back(std::move(sid));
   }
   if (!any_ok) return;
   uint64_t created = 0;
@@ -576,6 +691,11 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     }
   }
   // Committed: publish.
+  for (const std::string& sid : g.forget_subjects) keystore_->Forget(sid);
+  for (auto& [sid, key] : g.new_subject_keys) {
+    keystore_->Remember(sid, key);
+    crypto::Cleanse(key.data(), key.size());
+  }
   if (head_cache_.size() > kMaxCachedHeads) head_cache_.clear();
   for (auto& [conv, h] : g.heads)
     if (h.dirty) head_cache_[conv] = std::move(h.value);
@@ -871,6 +991,7 @@ Status LedgerImpl::ApplyWriter(Writer* w, Overlay& group, Overlay& local,
           "conversation " + e.conversation_id + " is at version " + std::to_string(current) +
           ", expected " + std::to_string(*e.expected_version)));
     if (Status st = CheckAndApplyInvariants(e, group, local); !st.ok()) return fail(st);
+    if (Status st = ApplyKeys(p, w, group, local, batch); !st.ok()) return fail(st);
 
     codec::Assigned a;
     a.global_seq = local.next_global_seq++;
@@ -1044,6 +1165,12 @@ Result<std::vector<Event>> LedgerImpl::ReadGlobal(uint64_t after, const ReadOpti
   Status decode_error;
   Status st = ScanGlobal(after, options, [&](const RawEvent& raw) {
     auto e = codec::Decode(raw.record, false);
+    if (e.ok() && options.open_content) {
+      if (Status os = OpenEvent(*keystore_, &e.value()); !os.ok()) {
+        decode_error = os;
+        return false;
+      }
+    }
     if (!e.ok()) {
       decode_error = e.status();
       return false;
@@ -1063,6 +1190,12 @@ Result<std::vector<Event>> LedgerImpl::ReadConversation(std::string_view convers
   Status decode_error;
   Status st = ScanConversation(conversation_id, after, options, [&](const RawEvent& raw) {
     auto e = codec::Decode(raw.record, false);
+    if (e.ok() && options.open_content) {
+      if (Status os = OpenEvent(*keystore_, &e.value()); !os.ok()) {
+        decode_error = os;
+        return false;
+      }
+    }
     if (!e.ok()) {
       decode_error = e.status();
       return false;

@@ -23,11 +23,15 @@
 
 #include "codec.h"
 #include "keys.h"
+#include "keystore.h"
 #include "ledger/ledger.h"
 #include "merkle_tree.h"
 #include "signing.h"
 
 namespace convledger {
+
+// A RocksDB status as a ledger Status (what: the operation, for the message).
+Status FromRocksStatus(const rocksdb::Status& s, const std::string& what);
 
 // Calls projection.Apply, turning an exception into Status::Corruption (projection_failed).
 Status SafeApply(Projection& projection, const Event& event, StateStore& store);
@@ -100,6 +104,10 @@ class LedgerImpl final : public Ledger {
   struct Prepared {
     Event event;
     codec::Encoded encoded;
+    // Sealed content: the event's data key (wrapped by the leader under its subject's key) and
+    // the subject it was sealed for. Cleansed once written.
+    std::optional<codec::SealKey> seal;
+    std::string sid;
   };
   struct Writer {
     std::vector<Prepared>* events = nullptr;
@@ -109,6 +117,9 @@ class LedgerImpl final : public Ledger {
     std::function<void()> barrier;
     bool sync = false;
     bool done = false;
+    // Redactions / erasures refused by a legal hold, to be recorded as erasure.refused.
+    std::vector<Event> refusals;
+    bool purge = false;  // keys were destroyed: flush and compact before returning
     Status status;
     std::vector<AppendResult> results;
     std::condition_variable cv;
@@ -132,11 +143,20 @@ class LedgerImpl final : public Ledger {
     std::vector<StateOverlay> state;  // one per projection slot
     std::vector<Digest> leaves;       // hashes of the events appended, in global order
     uint64_t next_global_seq = 0;
+    // keys column family writes (nullopt: deleted), and what the commit makes of the cache.
+    std::map<std::string, std::optional<std::string>, std::less<>> keys;
+    std::vector<std::pair<std::string, crypto::Key>> new_subject_keys;
+    std::vector<std::string> forget_subjects;
+    bool purge = false;
   };
 
   LedgerImpl(const std::string& dir, const Options& options);
 
-  Status Prepare(std::vector<Event>& events, std::vector<Prepared>* out, bool allow_empty) const;
+  // `internal`: the ledger's own appends (subject.erased, erasure.refused are reserved to them).
+  Status Prepare(std::vector<Event>& events, std::vector<Prepared>* out, bool allow_empty,
+                 bool internal) const;
+  Result<std::vector<AppendResult>> AppendImpl(std::vector<Event> events,
+                                               const AppendOptions& options, bool internal);
   void PutEvidence(const std::vector<EvidenceDelivery>& evidence, uint64_t seq,
                    rocksdb::WriteBatch* batch);
   void ProcessGroup(const std::vector<Writer*>& group, bool sync);
@@ -147,6 +167,28 @@ class LedgerImpl final : public Ledger {
   Status LoadMessageFlags(const std::string& key, Overlay& group, Overlay& local, uint8_t* out);
   Status CheckAndApplyInvariants(const Event& e, Overlay& group, Overlay& local);
   Status LoadOriginal(uint64_t global_seq, AppendResult* out);
+
+  // erasure.cc
+  // Resolves the subject of each event's conversation and seals content (outside the lock).
+  Status PrepareSealing(std::vector<Prepared>& out) const;
+  // The leader's part: the conversation's subject, subject and data keys, legal holds, key
+  // destruction for redaction and erasure, evidence links; written into `batch`.
+  Status ApplyKeys(Prepared& p, Writer* w, Overlay& group, Overlay& local,
+                   rocksdb::WriteBatch* batch);
+  bool KeyGet(const std::string& key, Overlay& group, Overlay& local, std::string* value);
+  void KeyPut(const std::string& key, std::string value, Overlay& local, rocksdb::WriteBatch* b);
+  void KeyDelete(const std::string& key, Overlay& local, rocksdb::WriteBatch* b);
+  // Keys under `prefix` as the group sees them (database, then this group's writes).
+  std::vector<std::string> KeyScan(const std::string& prefix, Overlay& group, Overlay& local);
+  Status EnsureSubjectKey(const std::string& sid, const std::string& tenant,
+                          const std::string& subject, Overlay& group, Overlay& local,
+                          rocksdb::WriteBatch* batch, crypto::Key* out);
+  void PutSealedEvidence(const EvidenceDelivery& d, const Digest& sha, rocksdb::WriteBatch* batch);
+  // Flushes every column family and compacts the keys column family, so destroyed keys leave
+  // no copy in the memtable, the WAL or an SST file.
+  Status PurgeDestroyedKeys();
+  // Appends the erasure.refused events of a writer refused by a legal hold.
+  void RecordRefusals(Writer& w);
   Status HeadFromLog(std::string_view conversation_id, bool* exists, keys::HeadValue* out);
   // Runs `w` through the writer queue; returns once it is done.
   void RunWriter(Writer* w);
@@ -228,7 +270,9 @@ class LedgerImpl final : public Ledger {
   std::mutex key_mu_;
   std::unique_ptr<signing::SigningKey> signing_key_;  // GUARDED_BY(key_mu_); loaded on first use
 
-  std::unique_ptr<ContentOpener> opener_;
+  rocksdb::ColumnFamilyHandle* keys_cf_ = nullptr;
+  std::unique_ptr<keystore::KeyStore> keystore_;
+  std::mutex purge_mu_;
 
   std::atomic<uint64_t> last_committed_{0};
   std::mutex tail_mu_;

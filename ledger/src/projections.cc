@@ -35,12 +35,6 @@ namespace {
 constexpr uint64_t kFoldChunk = 4096;     // events a catch-up chunk writes in one batch
 constexpr uint64_t kBarrierGap = 2048;    // catch up under the barrier once this close
 
-Status FromRocksStatus(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::OK();
-  if (s.IsCorruption()) return Status::Corruption("storage_corruption", what + ": " + s.ToString());
-  return Status::IOError(what + ": " + s.ToString());
-}
-
 // Staged writes of a fold outside commit groups: key -> value, nullopt = delete. Unordered: the
 // keys of one conversation share a long prefix, which makes ordered-map compares expensive, and
 // a WriteBatch of distinct keys does not care about order.

@@ -24,7 +24,7 @@ std::string BioString(BIO* bio) {
   return std::string(data, static_cast<size_t>(n));
 }
 
-Status WriteAll(int fd, const std::string& data, const std::string& path) {
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
   size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -45,16 +45,6 @@ Status FsyncDir(const std::string& dir) {
 }
 
 Status CreateKeyFile(const std::string& path) {
-  const std::filesystem::path p(path);
-  const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
-  std::error_code ec;
-  if (!std::filesystem::exists(dir, ec)) {
-    // 0700: nobody else may even list the key directory.
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return Status::IOError("creating " + dir + ": " + ec.message());
-    if (::chmod(dir.c_str(), 0700) != 0) return Status::IOError(Errno("chmod " + dir));
-  }
-
   PKey key(nullptr, &EVP_PKEY_free);
   {
     std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
@@ -70,15 +60,28 @@ Status CreateKeyFile(const std::string& path) {
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr,
                                        nullptr) != 1)
     return Status::IOError("encoding the signing key failed");
-  const std::string pem = BioString(bio.get());
+  return WriteSecretFile(path, BioString(bio.get()));
+}
 
+}  // namespace
+
+Status WriteSecretFile(const std::string& path, std::string_view data) {
+  const std::filesystem::path p(path);
+  const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) {
+    // 0700: nobody else may even list the key directory.
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::IOError("creating " + dir + ": " + ec.message());
+    if (::chmod(dir.c_str(), 0700) != 0) return Status::IOError(Errno("chmod " + dir));
+  }
   const std::string tmp = path + ".tmp";
   ::unlink(tmp.c_str());
   // Created 0600 from the start (O_EXCL, explicit mode): the key is never readable by others,
   // not even for the moment between create and chmod.
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError(Errno("creating " + tmp));
-  Status st = WriteAll(fd, pem, tmp);
+  Status st = WriteAll(fd, data, tmp);
   if (st.ok() && ::fchmod(fd, 0600) != 0) st = Status::IOError(Errno("chmod " + tmp));
   if (st.ok() && ::fsync(fd) != 0) st = Status::IOError(Errno("fsync " + tmp));
   ::close(fd);
@@ -90,8 +93,6 @@ Status CreateKeyFile(const std::string& path) {
   }
   return FsyncDir(dir);
 }
-
-}  // namespace
 
 struct SigningKey::Key {
   PKey pkey{nullptr, &EVP_PKEY_free};

@@ -11,6 +11,11 @@
 
 namespace convledger::signing {
 
+// Writes a secret (a key file): parent directory created with mode 0700 when missing, the file
+// with mode 0600 from its creation, under a temporary name, fsynced, then renamed into place so
+// a crash never leaves half a key.
+Status WriteSecretFile(const std::string& path, std::string_view data);
+
 class SigningKey {
  public:
   // Reads the PEM private key at `path`. When it does not exist and `create` is set, generates a

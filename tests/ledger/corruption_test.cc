@@ -106,6 +106,9 @@ class CorruptionTest : public ::testing::Test {
   //   g1 a1  g2 b1  g3 a2*  g4 b2  g5 a3  g6 b3
   void SetUp() override {
     options_.clock = &clock_;
+    // Plaintext, so a byte of the payload can be flipped in place: the hash must catch that
+    // alone (sealed content would also fail its AEAD tag; erasure_test covers sealed bytes).
+    options_.encrypt_content = false;
     auto ledger = test::OpenOrDie(dir_.path(), options_);
     ASSERT_NE(ledger, nullptr);
     ASSERT_OK(ledger->Append({Note("a", "first"), Note("b", "first")}));

@@ -655,6 +655,7 @@ TEST_F(MerkleLedgerTest, SigningKeyPathOptionIsUsed) {
   test::TempDir other_dir;
   Options o = options_;
   o.signing_key_path = other_dir.Sub("secret/sth.pem");
+  o.master_key = std::string(32, 'k');  // no key file either: nothing under second/keys
   auto opened = Ledger::Open(dir_.Sub("second"), o);
   ASSERT_OK(opened);
   struct stat st {};

@@ -116,7 +116,10 @@ struct AppendOptions {
 // A stored evidence body and every recorded delivery of it, oldest first.
 struct StoredEvidence {
   Digest sha256{};
-  std::string body;
+  std::string body;  // empty when body_access is kErased
+  // kPlain (stored before encryption), kOpened (decrypted), or kErased: its key was destroyed by
+  // the redaction or erasure of what it carried; the deliveries and the digest remain.
+  ContentAccess body_access = ContentAccess::kPlain;
   struct Delivery {
     std::string source;
     int64_t received_at_us = 0;
@@ -180,6 +183,11 @@ struct ReadOptions {
   // hash costs about as much as the read itself, so it is opt-in: Verify and exports set it.
   // Default: false.
   bool verify_hashes = false;
+  // ReadGlobal / ReadConversation: open sealed content with the keys that still exist
+  // (OpenEvent), so events come back with their plaintext, or marked redacted / erased. Off:
+  // events keep their sealed envelope (what projections fold). The Scan* forms never open.
+  // Default: true.
+  bool open_content = true;
 };
 
 // The head of a conversation.
