@@ -231,7 +231,9 @@ void CustomerViewFold::OnSent(const Event& e, json& r) {
       json t = json::object();
       t["name"] = e.template_->name;
       if (!e.template_->language.empty()) t["language"] = e.template_->language;
-      if (!e.template_->parameters.empty()) t["parameters"] = e.template_->parameters;
+      // Never the parameters of a sealed event (even one opened before it reached the fold).
+      if (!e.template_->parameters.empty() && !e.sealed && e.content_sealing == Sealing::kNone)
+        t["parameters"] = e.template_->parameters;
       // Sealed: the parameters are in the send's envelope, opened when rendering.
       if (e.sealed) t["sealed"] = Base64(SerializeSealed(*e.sealed));
       r["tpl"] = std::move(t);

@@ -290,7 +290,9 @@ std::string Summary(const Event& e) {
         s += " from template " + e.template_->name;
         if (!e.template_->category.empty()) s += " (" + e.template_->category + ")";
       }
-      if (e.content && !e.content->media.empty())
+      // Nothing derived from sealed content, even when it arrives opened.
+      if (!e.sealed && e.content_sealing == Sealing::kNone && e.content &&
+          !e.content->media.empty())
         s += " with " + std::to_string(e.content->media.size()) + " media";
       if (!e.reply_to.empty()) s += " replying to " + e.reply_to;
       return s;

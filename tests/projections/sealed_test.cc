@@ -250,6 +250,24 @@ TEST_F(SealedTest, StateHoldsCiphertextOnlyAndRenderOpensIt) {
   EXPECT_EQ(v0.dump().find("\"sealed\""), std::string::npos);
 }
 
+TEST_F(SealedTest, AnEventOpenedBeforeTheFoldStillStoresOnlyCiphertext) {
+  // OpenEvent keeps `sealed` beside the plaintext it fills in: the folds must use the envelope.
+  Event send = Sealed(keys_, TemplateSend("c1", "m1", {"SECRET p1"}));
+  ASSERT_TRUE(OpenEvent(keys_, &send).ok());
+  ASSERT_TRUE(send.content.has_value());
+  ASSERT_EQ(send.template_->parameters, std::vector<std::string>{"SECRET p1"});
+  log_.Add(send, 0);
+  Event note = Sealed(keys_, test::Note("c1", "SECRET note"));
+  ASSERT_TRUE(OpenEvent(keys_, &note).ok());
+  log_.Add(note, kMin);
+  States s;
+  FoldAll(log_.events(), &s);
+  ExpectNoPlaintext(s.history, "history");
+  ExpectNoPlaintext(s.view, "customer_view");
+  EXPECT_EQ(Msg(ViewOf(s, &keys_), "m1")["template"]["parameters"], json({"SECRET p1"}));
+  EXPECT_EQ(HistoryOf(s, &keys_)["notes"][0]["content"]["text"], "SECRET note");
+}
+
 TEST_F(SealedTest, RedactionShowsWhoWhenWhyAndTheOverrideFlag) {
   const Event& sent = log_.Add(Sealed(keys_, test::Sent("c1", "m1", "SECRET card 4111")), 0);
   keys_.Redact(sent.sealed->key_id);
