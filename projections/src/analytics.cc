@@ -31,7 +31,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: erasures, refused requests (issue 6)
 constexpr size_t kDayBytes = 10;  // "YYYY-MM-DD"
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -175,6 +175,7 @@ class AnalyticsFold final : public Projection {
   Status OnDeleted(const Event& e, Touched& t);
   Status OnCorrected(const Event& e, Touched& t);
   Status OnStatus(const Event& e, Touched& t);
+  Status ApplyRefused(const Event& e, Touched& t, bool erasure);
 
   const ProjectionOptions options_;
 };
@@ -337,6 +338,28 @@ Status AnalyticsFold::OnCorrected(const Event& e, Touched& t) {
   return Status::OK();
 }
 
+Status AnalyticsFold::ApplyRefused(const Event& e, Touched& t, bool erasure) {
+  json* conv = nullptr;
+  RETURN_IF_ERROR(t.Load(ConvState(e.conversation_id), &conv));
+  auto it = conv->find("refused");
+  if (it == conv->end()) return Status::OK();
+  json keep = json::array();
+  for (const json& p : *it) {
+    if (!erasure && p.value("msg", std::string()) != e.message_id) {
+      keep.push_back(p);
+      continue;
+    }
+    RETURN_IF_ERROR(ForDayAndAgent(t, TenantOf(e), p.value("day", std::string()),
+                                   p.value("agent", std::string()),
+                                   [](json& c) { Bump(c, "refused_pending", -1); }));
+  }
+  if (keep.empty())
+    conv->erase("refused");
+  else
+    (*conv)["refused"] = std::move(keep);
+  return Status::OK();
+}
+
 Status AnalyticsFold::OnStatus(const Event& e, Touched& t) {
   json* m = nullptr;
   RETURN_IF_ERROR(t.Load(MessageState(e.conversation_id, e.message_id), &m));
@@ -409,9 +432,35 @@ Status AnalyticsFold::ApplyOrThrow(const Event& e, StateStore& store) {
       RETURN_IF_ERROR(OnCorrected(e, t));
       break;
     case EventType::kMessageRedacted:
-      RETURN_IF_ERROR(
-          ForDayAndAgent(t, tenant, day, AgentRef(e), [](json& c) { Bump(c, "redactions"); }));
+      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](json& c) {
+        Bump(c, "redactions");
+        if (e.override_hold) Bump(c, "redactions_despite_hold");
+      }));
+      RETURN_IF_ERROR(ApplyRefused(e, t, false));
       break;
+    case EventType::kSubjectErased:
+      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](json& c) {
+        Bump(c, "erasures");
+        if (e.override_hold) Bump(c, "erasures_despite_hold");
+      }));
+      RETURN_IF_ERROR(ApplyRefused(e, t, true));
+      break;
+    case EventType::kErasureRefused: {
+      // Counted on the day of the refusal, pending there until a later redaction of the
+      // message (or an erasure of the conversation's subject) applies it.
+      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](json& c) {
+        Bump(c, e.refused == EventType::kSubjectErased ? "erasures_refused" : "redactions_refused");
+        Bump(c, "refused_pending");
+      }));
+      json* conv = nullptr;
+      RETURN_IF_ERROR(t.Load(ConvState(e.conversation_id), &conv));
+      json p = json::object();
+      p["day"] = day;
+      p["agent"] = AgentRef(e);
+      if (e.refused == EventType::kMessageRedacted) p["msg"] = e.message_id;
+      (*conv)["refused"].push_back(std::move(p));
+      break;
+    }
     case EventType::kMessageStatus:
       RETURN_IF_ERROR(OnStatus(e, t));
       break;
@@ -521,6 +570,12 @@ constexpr const char* kDayCounters[] = {"messages_in",
                                         "deletions_unexplained",
                                         "corrections",
                                         "redactions",
+                                        "redactions_despite_hold",
+                                        "redactions_refused",
+                                        "erasures",
+                                        "erasures_despite_hold",
+                                        "erasures_refused",
+                                        "refused_pending",
                                         "failed_deliveries",
                                         "marketing_templates_sent",
                                         "marketing_without_opt_in",
@@ -533,6 +588,12 @@ constexpr const char* kAgentCounters[] = {"messages_out",
                                           "deletions_unexplained",
                                           "corrections",
                                           "redactions",
+                                          "redactions_despite_hold",
+                                          "redactions_refused",
+                                          "erasures",
+                                          "erasures_despite_hold",
+                                          "erasures_refused",
+                                          "refused_pending",
                                           "marketing_templates_sent",
                                           "marketing_without_opt_in",
                                           "handoffs"};

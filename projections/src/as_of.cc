@@ -116,14 +116,18 @@ Result<std::string> ConversationView(Ledger& ledger, std::string_view name,
 Result<std::string> History(Ledger& ledger, std::string_view conversation_id, const AsOf& as_of,
                             const ProjectionOptions& options) {
   return ConversationView(ledger, kHistory, MakeHistory(options), conversation_id, as_of,
-                          [](StateReader& r, std::string_view c) { return RenderHistory(r, c); });
+                          [&ledger](StateReader& r, std::string_view c) {
+                            return RenderHistory(r, c, &ledger.Opener());
+                          });
 }
 
 Result<std::string> CustomerView(Ledger& ledger, std::string_view conversation_id,
                                  const AsOf& as_of, const ProjectionOptions& options) {
   return ConversationView(
       ledger, kCustomerView, MakeCustomerView(options), conversation_id, as_of,
-      [](StateReader& r, std::string_view c) { return RenderCustomerView(r, c); });
+      [&ledger](StateReader& r, std::string_view c) {
+        return RenderCustomerView(r, c, &ledger.Opener());
+      });
 }
 
 Result<std::string> Analytics(Ledger& ledger, const AnalyticsQuery& query, const AsOf& as_of,

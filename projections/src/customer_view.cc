@@ -18,10 +18,13 @@
 // once the send is known, and nothing the customer could no longer see: content is dropped as
 // soon as a deletion for everyone takes effect or the message is redacted.
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "channel_rules.h"
+#include "ledger/content.h"
 #include "ledger/time.h"
 #include "projections/projections.h"
 #include "state_keys.h"
@@ -34,7 +37,54 @@ using json = nlohmann::json;
 // What the customer sees in place of redacted (or erased, sealed) content.
 constexpr char kRedactedPlaceholder[] = "[redacted]";
 
-constexpr uint32_t kVersion = 1;
+// 2: sealed content kept as ciphertext and opened when rendering; subject erasure.
+constexpr uint32_t kVersion = 2;
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string Base64(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const uint32_t v = (uint32_t{static_cast<uint8_t>(in[i])} << 16) |
+                       (uint32_t{static_cast<uint8_t>(in[i + 1])} << 8) |
+                       static_cast<uint8_t>(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kB64[(v >> s) & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t v = uint32_t{static_cast<uint8_t>(in[i])} << 16;
+    if (i + 1 < in.size()) v |= uint32_t{static_cast<uint8_t>(in[i + 1])} << 8;
+    out.push_back(kB64[(v >> 18) & 63]);
+    out.push_back(kB64[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+std::optional<std::string> Unbase64(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  uint32_t v = 0;
+  int bits = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '=') {
+      if (i + 2 < in.size()) return std::nullopt;
+      break;
+    }
+    const char* p = std::char_traits<char>::find(kB64, 64, c);
+    if (!p) return std::nullopt;
+    v = (v << 6) | static_cast<uint32_t>(p - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((v >> bits) & 0xff));
+    }
+  }
+  return out;
+}
 
 std::string Dump(const json& j) {
   // Never throws: invalid UTF-8 (only possible from events built in code) becomes U+FFFD.
@@ -67,18 +117,31 @@ bool Later(int64_t ts, uint64_t seq, const json& than) {
   return ts != t2 ? ts > t2 : seq > s2;
 }
 
-// The content as the customer received it, or {"sealed":true} when it is not readable here.
+json PlainContentJson(const Content& content);
+
+// The content as the customer received it. Sealed content is kept as its ciphertext only,
+// {"sealed":"<base64 of SerializeSealed>"} ({"sealed":true} without an envelope), and opened
+// when rendering.
 json ContentJson(const Event& e) {
   json c = json::object();
+  if (e.sealed) {
+    c["sealed"] = Base64(SerializeSealed(*e.sealed));
+    return c;
+  }
   if (e.content_sealing != Sealing::kNone) {
     c["sealed"] = true;
     return c;
   }
   if (!e.content) return c;
-  if (!e.content->text.empty()) c["text"] = e.content->text;
-  if (!e.content->media.empty()) {
+  return PlainContentJson(*e.content);
+}
+
+json PlainContentJson(const Content& content) {
+  json c = json::object();
+  if (!content.text.empty()) c["text"] = content.text;
+  if (!content.media.empty()) {
     json arr = json::array();
-    for (const Media& m : e.content->media) {
+    for (const Media& m : content.media) {
       json mj = json::object();
       mj["mime"] = m.mime;
       if (m.size) mj["size"] = m.size;
@@ -163,12 +226,16 @@ void CustomerViewFold::OnSent(const Event& e, json& r) {
   if (!e.actor.display.empty() && e.actor.display != e.actor.id) r["name"] = e.actor.display;
   if (!e.reply_to.empty()) r["reply_to"] = e.reply_to;
   if (!r.value("redacted", false) && !r.value("deleted", false)) {
-    if (e.content || e.content_sealing != Sealing::kNone) r["content"] = ContentJson(e);
+    if (e.content || e.sealed || e.content_sealing != Sealing::kNone) r["content"] = ContentJson(e);
     if (e.template_) {
       json t = json::object();
       t["name"] = e.template_->name;
       if (!e.template_->language.empty()) t["language"] = e.template_->language;
-      if (!e.template_->parameters.empty()) t["parameters"] = e.template_->parameters;
+      // Never the parameters of a sealed event (even one opened before it reached the fold).
+      if (!e.template_->parameters.empty() && !e.sealed && e.content_sealing == Sealing::kNone)
+        t["parameters"] = e.template_->parameters;
+      // Sealed: the parameters are in the send's envelope, opened when rendering.
+      if (e.sealed) t["sealed"] = Base64(SerializeSealed(*e.sealed));
       r["tpl"] = std::move(t);
     }
   }
@@ -282,8 +349,14 @@ std::optional<json> CustomerViewFold::Fragment(std::string_view message_id, cons
   f["sent_at"] = FormatRfc3339(r.value("ts", int64_t{0}));
   const bool deleted = r.value("deleted", false);
   const json* content = r.contains("content") ? &r["content"] : nullptr;
+  // Sealed content: its envelope travels in the fragment as "sealed" and RenderCustomerView
+  // opens it (or shows the placeholder); sealed content without an envelope never opens.
+  const json* sealed = nullptr;
+  if (content) {
+    if (auto it = content->find("sealed"); it != content->end()) sealed = &*it;
+  }
   const bool redacted =
-      !deleted && (r.value("redacted", false) || (content && content->value("sealed", false)));
+      !deleted && (r.value("redacted", false) || (sealed && !sealed->is_string()));
   f["deleted"] = deleted;
   f["redacted"] = redacted;
   f["edited"] = !deleted && !redacted && r.value("edited", false);
@@ -299,6 +372,7 @@ std::optional<json> CustomerViewFold::Fragment(std::string_view message_id, cons
     if (content) {
       if (auto t = content->find("text"); t != content->end()) f["text"] = *t;
       if (auto m = content->find("media"); m != content->end()) f["media"] = *m;
+      if (sealed) f["sealed"] = *sealed;
     }
     if (auto it = r.find("tpl"); it != r.end()) f["template"] = *it;
     if (auto it = r.find("reply_to"); it != r.end()) f["reply_to"] = *it;
@@ -365,9 +439,27 @@ Status CustomerViewFold::ApplyOrThrow(const Event& e, StateStore& store) {
   std::string raw;
   Status hs = store.Get(hkey, &raw);
   if (!hs.ok() && !hs.IsNotFound()) return hs;
-  if (hs.IsNotFound() || (e.channel != Channel::kUnknown && raw == R"({"channel":"unknown"})")) {
-    store.Put(hkey, Dump(json{{"channel", std::string(ToString(e.channel))}}));
+  json h = json::object();
+  bool dirty = false;
+  if (hs.IsNotFound()) {
+    h["channel"] = std::string(ToString(e.channel));
+    dirty = true;
+  } else {
+    h = json::parse(raw, nullptr, false);
+    if (!h.is_object())
+      return Status::Corruption("corrupt_projection_state", "customer_view: unreadable header");
+    if (e.channel != Channel::kUnknown && h.value("channel", std::string()) == "unknown") {
+      h["channel"] = std::string(ToString(e.channel));
+      dirty = true;
+    }
   }
+  // subject.erased: every message sent (recorded) before it shows the placeholder from now on;
+  // decided when rendering, by the conversation_seq in each fragment's key.
+  if (e.type == EventType::kSubjectErased) {
+    h["erased_before"] = e.conversation_seq;
+    dirty = true;
+  }
+  if (dirty) store.Put(hkey, Dump(h));
   if (!NamesMessage(e.type)) return Status::OK();  // consent, holds, notes: never shown
 
   switch (e.type) {
@@ -406,7 +498,83 @@ std::shared_ptr<Projection> MakeCustomerView(const ProjectionOptions& /*options*
   return std::make_shared<CustomerViewFold>();
 }
 
-Result<std::string> RenderCustomerView(StateReader& state, std::string_view conversation_id) {
+namespace {
+
+// A fragment the customer cannot read any more: the placeholder in place of its content.
+void ToPlaceholder(json& f) {
+  for (const char* k : {"text", "media", "template", "reply_to", "correction", "sealed"}) f.erase(k);
+  if (f.value("deleted", false)) return;  // already the platform's deletion placeholder
+  f["redacted"] = true;
+  f["edited"] = false;
+  f["placeholder"] = kRedactedPlaceholder;
+  f["reactions"] = json::array();
+}
+
+class FragmentOpener {
+ public:
+  FragmentOpener(ContentOpener* opener, std::string_view conversation_id)
+      : opener_(opener), conversation_id_(conversation_id) {}
+
+  // Opens the sealed content of a fragment in place (or turns it into the placeholder).
+  Status Open(json& f) {
+    auto content = f.find("sealed");
+    if (content == f.end()) return Status::OK();
+    const OpenedContent* opened = nullptr;
+    if (Status s = OpenB64(*content, &opened); !s.ok()) return s;
+    if (!opened) {
+      ToPlaceholder(f);
+      return Status::OK();
+    }
+    f.erase("sealed");
+    if (opened->content) {
+      json c = PlainContentJson(*opened->content);
+      for (const char* k : {"text", "media"})
+        if (auto it = c.find(k); it != c.end()) f[k] = *it;
+    }
+    if (auto t = f.find("template"); t != f.end()) {
+      if (auto ts = t->find("sealed"); ts != t->end()) {
+        const OpenedContent* params = nullptr;
+        if (Status s = OpenB64(*ts, &params); !s.ok()) return s;
+        t->erase("sealed");
+        if (params && !params->template_parameters.empty())
+          (*t)["parameters"] = params->template_parameters;
+      }
+    }
+    return Status::OK();
+  }
+
+ private:
+  // nullptr in *out: cannot be opened here (no opener, no envelope, or its keys destroyed).
+  Status OpenB64(const json& value, const OpenedContent** out) {
+    *out = nullptr;
+    if (!opener_ || !value.is_string()) return Status::OK();
+    const std::string& b64 = value.get_ref<const std::string&>();
+    auto it = cache_.find(b64);
+    if (it == cache_.end()) {
+      std::optional<std::string> bytes = Unbase64(b64);
+      std::optional<SealedContent> sealed;
+      if (bytes) sealed = ParseSealed(*bytes);
+      if (!sealed)
+        return Status::Corruption("corrupt_projection_state",
+                                  "customer_view: unreadable sealed content");
+      Result<OpenedContent> opened = opener_->Open(conversation_id_, *sealed);
+      if (!opened.ok()) return opened.status();
+      it = cache_.emplace(b64, std::move(*opened)).first;
+    }
+    const ContentAccess a = it->second.access;
+    if (a == ContentAccess::kOpened || a == ContentAccess::kPlain) *out = &it->second;
+    return Status::OK();
+  }
+
+  ContentOpener* opener_;
+  const std::string_view conversation_id_;
+  std::map<std::string, OpenedContent> cache_;
+};
+
+}  // namespace
+
+Result<std::string> RenderCustomerView(StateReader& state, std::string_view conversation_id,
+                                       ContentOpener* opener) {
   std::string header;
   if (Status st = state.Get(HeaderKey(conversation_id), &header); !st.ok()) {
     if (st.IsNotFound())
@@ -420,6 +588,12 @@ Result<std::string> RenderCustomerView(StateReader& state, std::string_view conv
 
   // Keys in sorted order, as nlohmann's dump() would write them: channel, conversation_id,
   // messages. The fragments are complete JSON objects already.
+  uint64_t erased_before = 0;
+  if (auto it = h.find("erased_before"); it != h.end() && it->is_number_unsigned())
+    erased_before = it->get<uint64_t>();
+  FragmentOpener fragments(opener, conversation_id);
+  Status open_error;
+
   std::string out = R"({"channel":)";
   out += Dump(h["channel"]);
   out += R"(,"conversation_id":)";
@@ -427,13 +601,34 @@ Result<std::string> RenderCustomerView(StateReader& state, std::string_view conv
   out += R"(,"messages":[)";
   bool first = true;
   Status st =
-      state.Scan(ConvPrefix(conversation_id) + "m", [&](std::string_view, std::string_view v) {
+      state.Scan(ConvPrefix(conversation_id) + "m", [&](std::string_view k, std::string_view v) {
         if (!first) out.push_back(',');
         first = false;
-        out.append(v);
+        // The fragment key ends with the conversation_seq of the send.
+        const bool erased = k.size() >= 8 && keys::GetBe64(k.substr(k.size() - 8)) < erased_before;
+        // Outside a JSON string a quote is never escaped: a key "sealed" is found as is, and
+        // text can never look like one.
+        if (!erased && v.find(R"("sealed":)") == std::string_view::npos) {
+          out.append(v);
+          return true;
+        }
+        json f = json::parse(v, nullptr, false);
+        if (!f.is_object()) {
+          open_error = Status::Corruption("corrupt_projection_state",
+                                          "customer_view: unreadable message fragment");
+          return false;
+        }
+        if (erased) {
+          ToPlaceholder(f);
+        } else if (Status s = fragments.Open(f); !s.ok()) {
+          open_error = s;
+          return false;
+        }
+        out.append(Dump(f));
         return true;
       });
   if (!st.ok()) return st;
+  if (!open_error.ok()) return open_error;
   out += "]}";
   return out;
 }

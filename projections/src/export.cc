@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "export_internal.h"
+#include "ledger/content.h"
 #include "ledger/event_json.h"
 #include "ledger/time.h"
 #include "projections/export.h"
@@ -19,6 +20,57 @@ namespace convledger::projections {
 namespace exportfmt {
 
 using json = nlohmann::json;
+
+json RemovalJson(const Event& r) {
+  return json{{"type", std::string(ToString(r.type))},
+              {"actor",
+               {{"kind", std::string(ToString(r.actor.kind))},
+                {"id", r.actor.id},
+                {"display", r.actor.display}}},
+              {"occurred_at", FormatRfc3339(r.occurred_at_us.value_or(r.recorded_at_us))},
+              {"recorded_at", FormatRfc3339(r.recorded_at_us)},
+              {"conversation_seq", r.conversation_seq},
+              {"global_seq", r.global_seq},
+              {"reason", r.reason},
+              {"override_hold", r.override_hold}};
+}
+
+// The content of a sealed event as the ledger can open it now, for the bundle line's "opened"
+// (the record keeps the ciphertext, which the hashes cover): the plaintext, or "[redacted]" /
+// "[erased]" with who/when/why from the redaction or erasure event of the conversation.
+Result<json> OpenedJson(ContentOpener& opener, const Event& sealed,
+                        const std::vector<Event>& conversation) {
+  Event e = sealed;
+  if (Status st = OpenEvent(opener, &e); !st.ok()) return st;
+  json o{{"access", std::string(ToString(e.content_access))}};
+  if (e.content_access == ContentAccess::kOpened) {
+    json c{{"text", e.content ? e.content->text : std::string()}, {"media", json::array()}};
+    if (e.content)
+      for (const Media& m : e.content->media)
+        c["media"].push_back(json{{"mime", m.mime},
+                                  {"size", m.size},
+                                  {"sha256", m.sha256},
+                                  {"caption", m.caption},
+                                  {"reference", m.reference},
+                                  {"filename", m.filename}});
+    o["content"] = std::move(c);
+    if (e.template_) o["template_parameters"] = e.template_->parameters;
+    return o;
+  }
+  const bool erased = e.content_access == ContentAccess::kErased;
+  o["text"] = erased ? "[erased]" : "[redacted]";
+  json by = nullptr;
+  for (const Event& x : conversation) {
+    if (erased ? (x.type == EventType::kSubjectErased && x.conversation_seq > e.conversation_seq)
+               : (x.type == EventType::kMessageRedacted && x.message_id == e.message_id &&
+                  !e.message_id.empty())) {
+      by = RemovalJson(x);
+      break;
+    }
+  }
+  o["removed_by"] = std::move(by);
+  return o;
+}
 
 std::string Base64(std::string_view bytes) {
   static constexpr char kAlphabet[] =
@@ -247,6 +299,11 @@ Status WriteBundle(Ledger& ledger, const SignedTreeHead& sth, const std::string&
         line["record"] = Base64(s.record);
         line["event"] = json::parse(EventToJson(e));
         line["withheld"] = nullptr;
+        if (e.sealed) {
+          Result<json> opened = OpenedJson(ledger.Opener(), e, decoded);
+          if (!opened.ok()) return opened.status();
+          line["opened"] = std::move(opened).value();
+        }
       }
       lines += line.dump(-1, ' ', false, json::error_handler_t::replace);
       lines += '\n';

@@ -30,11 +30,27 @@ std::string ActorHtml(const json& a) {
          Field(a, "kind") + " " + Field(a, "id") + ")</span>";
 }
 
+std::string When(const json& o);
+
+// who/when/why of a redaction or an erasure (the history's "removed_by").
+std::string RemovalHtml(const json& r) {
+  if (!r.is_object()) return "";
+  return " <span class=meta>by " + ActorHtml(r.value("actor", json())) + " at " + When(r) +
+         ": &ldquo;" + Field(r, "reason") + "&rdquo;" +
+         (r.value("override_hold", false) ? " (despite a legal hold)" : "") + "</span>";
+}
+
 std::string ContentHtml(const json& c) {
   if (!c.is_object()) return "<em>(no content)</em>";
+  // Content whose keys were destroyed: "[redacted]" / "[erased]" and who/when/why.
+  if (c.contains("removed_by"))
+    return std::string("<em class=redacted>") +
+           (c.value("erased", false) ? "[erased]" : "[redacted]") + "</em>" +
+           RemovalHtml(c["removed_by"]);
   if (c.value("sealed", false))
     return std::string("<em class=redacted>[sealed content") +
-           (c.value("redacted", false) ? ", redacted" : "") + "]</em>";
+           (c.value("redacted", false) ? ", redacted" : "") +
+           (c.value("erased", false) ? ", erased" : "") + "]</em>";
   std::string out;
   if (c.value("redacted", false)) out += "<em class=redacted>[redacted]</em> ";
   else out += "<span class=text>" + Field(c, "text") + "</span>";
@@ -185,8 +201,34 @@ Result<std::string> BuildHtml(Ledger& ledger, const SignedTreeHead& sth,
   if (!holds.empty()) {
     o += "<h2>Legal holds</h2><ul>\n";
     for (const json& l : holds)
-      o += "<li>" + Field(l, "action") + " " + Field(l, "case_ref") + " by " +
+      o += "<li>" + Field(l, "action") + " " + Field(l, "case_ref") +
+           (l.value("scope", std::string()) == "subject" ? " (every conversation of the subject)"
+                                                          : "") +
+           " by " +
            ActorHtml(l.value("actor", json())) + " at " + When(l) + "</li>\n";
+    o += "</ul>\n";
+  }
+  const json& erasures = h.value("erasures", json::array());
+  if (!erasures.empty()) {
+    o += "<h2>Erasure of the data subject</h2><ul>\n";
+    for (const json& x : erasures)
+      o += "<li>subject " + Field(x, "subject") + " erased" + RemovalHtml(x) + " " + Seq(x) +
+           "; content recorded before it shows [erased]</li>\n";
+    o += "</ul>\n";
+  }
+  const json& refused = h.value("refused_requests", json::array());
+  if (!refused.empty()) {
+    o += "<h2>Refused redaction and erasure requests (legal hold)</h2><ul>\n";
+    for (const json& x : refused) {
+      o += "<li>" + Field(x, "requested");
+      if (!x.value("message_id", json()).is_null()) o += " of message " + Field(x, "message_id");
+      o += " refused (hold " + Field(x, "case_ref") + "), asked by " +
+           ActorHtml(x.value("actor", json())) + " at " + When(x) + ": &ldquo;" +
+           Field(x, "reason") + "&rdquo; &middot; <b>" + Field(x, "status") + "</b>";
+      if (x.value("applied_by", json()).is_object())
+        o += " by " + Field(x["applied_by"], "type") + " at " + When(x["applied_by"]);
+      o += "</li>\n";
+    }
     o += "</ul>\n";
   }
   o += "<h2>Timeline (recording order)</h2><table><tr><th>#</th><th>occurred</th>"

@@ -41,6 +41,7 @@ std::string ActorText(const hjson& a) {
 
 std::string ContentText(const hjson& c) {
   if (!c.is_object()) return "";
+  if (c.value("erased", false)) return "[erased]";
   if (c.value("sealed", false) || c.value("redacted", false)) return "[redacted]";
   std::string t = S(c.value("text", hjson()));
   for (const hjson& m : c.value("media", hjson::array())) {
@@ -271,6 +272,16 @@ Result<std::string> BuildRsmf(Ledger& ledger, const SignedTreeHead& sth,
       AddCustom(ev, "Redacted at", S(r.value("occurred_at", hjson())));
       AddCustom(ev, "Redacted by", ActorText(r.value("actor", hjson())));
       AddCustom(ev, "Redaction reason", S(r.value("reason", hjson())));
+      if (r.value("override_hold", false)) AddCustom(ev, "Redacted despite legal hold", "true");
+    }
+    // Erased with its subject (subject.erased): who, when and why, from the content.
+    if (const hjson& cc = m.value("current_content", hjson());
+        cc.is_object() && cc.value("erased", false) && cc.value("removed_by", hjson()).is_object()) {
+      const hjson& x = cc["removed_by"];
+      AddCustom(ev, "Erased at", S(x.value("occurred_at", hjson())));
+      AddCustom(ev, "Erased by", ActorText(x.value("actor", hjson())));
+      AddCustom(ev, "Erasure reason", S(x.value("reason", hjson())));
+      if (x.value("override_hold", false)) AddCustom(ev, "Erased despite legal hold", "true");
     }
     for (const hjson& f : m.value("flags", hjson::array()))
       AddCustom(ev, "Flag", S(f.value("type", hjson())));

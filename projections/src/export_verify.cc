@@ -125,7 +125,7 @@ static ExportVerifyReport VerifyBundleUnguarded(const std::vector<ExportFile>& f
   json conversations = json::array();
   std::set<uint64_t> global_seqs;
   std::set<std::string> message_ids_unused;
-  uint64_t total_events = 0, total_withheld = 0;
+  uint64_t total_events = 0, total_withheld = 0, opened_lines = 0;
   const json& claimed = manifest["conversations"];
   for (size_t ci = 0; ci < claimed.size(); ++ci) {
     const json& cl = claimed[ci];
@@ -156,7 +156,10 @@ static ExportVerifyReport VerifyBundleUnguarded(const std::vector<ExportFile>& f
       ++line_no;
       const std::string where = path + " line " + std::to_string(line_no);
       json line = json::parse(line_text, nullptr, false);
-      if (line.is_discarded() || !line.is_object() || line.size() != 7 ||
+      // 7 keys, or 8 with "opened": the decrypted content of a sealed event (issue 6).
+      const bool has_opened = line.is_object() && line.contains("opened");
+      if (line.is_discarded() || !line.is_object() || line.size() != (has_opened ? 8u : 7u) ||
+          (has_opened && !line["opened"].is_object()) ||
           !IsUint(line.value("global_seq", json())) ||
           !IsUint(line.value("conversation_seq", json())) || !line.contains("record") ||
           !line.contains("event") || !line.contains("withheld") ||
@@ -165,6 +168,7 @@ static ExportVerifyReport VerifyBundleUnguarded(const std::vector<ExportFile>& f
         continue;
       }
       if (Dump(line) != line_text) c.Fail(where + ": not in canonical form");
+      if (has_opened) ++opened_lines;
       const uint64_t gseq = line["global_seq"].get<uint64_t>();
       const uint64_t cseq = line["conversation_seq"].get<uint64_t>();
       std::optional<Digest> hash = DigestFromHex(line.value("hash", json()));
@@ -289,6 +293,11 @@ static ExportVerifyReport VerifyBundleUnguarded(const std::vector<ExportFile>& f
   report.conversations = claimed.size();
   report.events = total_events;
   report.withheld = total_withheld;
+  if (opened_lines > 0)
+    c.Note(std::to_string(opened_lines) +
+           " event(s) carry their content encrypted in the record: the record (ciphertext) is "
+           "proven; the \"opened\" plaintext beside it is the exporter's decryption and is not "
+           "covered by the hashes");
   if (total_withheld > 0)
     c.Note(std::to_string(total_withheld) +
            " event(s) withheld (redacted content): their hash, position and inclusion are "

@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cctype>
 #include <exception>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,7 @@
 #include "history_codec.h"
 #include "history_json.h"
 #include "history_record.h"
+#include "ledger/content.h"
 #include "projections/projections.h"
 #include "state_keys.h"
 
@@ -61,7 +63,7 @@ constexpr char kTagNote = 'n';
 constexpr char kTagPlatform = 'p';
 constexpr char kTagTimeline = 't';
 constexpr size_t kOrderBytes = 16;
-constexpr uint8_t kConversationFormat = 1;
+constexpr uint8_t kConversationFormat = 2;  // 2: subject, hold scope, erasures, refusals
 
 std::string Prefix(std::string_view conv) { return ConversationStatePrefix(conv); }
 
@@ -107,6 +109,20 @@ struct HoldCur {
   Ptr ptr;
   Actor actor;
   std::string case_ref;
+  HoldScope scope = HoldScope::kConversation;
+};
+// A subject.erased event: content recorded before it (lower conversation_seq) shows "[erased]".
+struct ErasureCur {
+  uint64_t cseq = 0;
+  std::string json;  // its entry in "erasures" (WriteRemoval plus subject)
+};
+// An erasure.refused event, pending until a later redaction or erasure applies it.
+struct RefusedCur {
+  history::Ref ref;
+  EventType requested = EventType::kMessageRedacted;
+  std::string message_id, case_ref, reason;
+  bool applied = false;
+  Ptr applied_by;
 };
 struct PendingCur {
   std::string message_id;
@@ -124,7 +140,29 @@ struct ConvRec {
   std::vector<HoldCur> holds;       // active, in the order placed
   std::vector<PendingCur> pending;  // sorted by (deadline, cseq)
   uint64_t rendered_bytes = 0;      // JSON stored for the conversation (a render-size hint)
+  std::string subject;              // the first subject any event named
+  std::vector<ErasureCur> erasures;  // in recording order
+  std::vector<RefusedCur> refused;   // in recording order
 };
+
+void PutRef(Writer& w, const history::Ref& x) {
+  w.Byte(static_cast<uint8_t>(x.actor.kind));
+  w.Str(x.actor.id);
+  w.Str(x.actor.display);
+  w.U64(x.cseq);
+  w.U64(x.gseq);
+  w.I64(x.occurred);
+  w.I64(x.recorded);
+}
+void GetRef(Reader& r, history::Ref* x) {
+  x->actor.kind = static_cast<ActorKind>(r.Byte());
+  x->actor.id = r.Str();
+  x->actor.display = r.Str();
+  x->cseq = r.U64();
+  x->gseq = r.U64();
+  x->occurred = r.I64();
+  x->recorded = r.I64();
+}
 
 
 std::string EncodeConv(const ConvRec& c) {
@@ -156,6 +194,7 @@ std::string EncodeConv(const ConvRec& c) {
     w.Str(x.actor.id);
     w.Str(x.actor.display);
     w.Str(x.case_ref);
+    w.Byte(static_cast<uint8_t>(x.scope));
   }
   w.U64(c.pending.size());
   for (const PendingCur& x : c.pending) {
@@ -165,6 +204,22 @@ std::string EncodeConv(const ConvRec& c) {
     w.I64(x.deadline);
   }
   w.U64(c.rendered_bytes);
+  w.Str(c.subject);
+  w.U64(c.erasures.size());
+  for (const ErasureCur& x : c.erasures) {
+    w.U64(x.cseq);
+    w.Str(x.json);
+  }
+  w.U64(c.refused.size());
+  for (const RefusedCur& x : c.refused) {
+    PutRef(w, x.ref);
+    w.Byte(static_cast<uint8_t>(x.requested));
+    w.Str(x.message_id);
+    w.Str(x.case_ref);
+    w.Str(x.reason);
+    w.Bool(x.applied);
+    PutPtr(w, x.applied_by);
+  }
   return out;
 }
 
@@ -196,6 +251,7 @@ bool DecodeConv(std::string_view in, ConvRec* c) {
     x.actor.id = r.Str();
     x.actor.display = r.Str();
     x.case_ref = r.Str();
+    x.scope = static_cast<HoldScope>(r.Byte());
   }
   c->pending.resize(r.Count());
   for (PendingCur& x : c->pending) {
@@ -205,6 +261,22 @@ bool DecodeConv(std::string_view in, ConvRec* c) {
     x.deadline = r.I64();
   }
   c->rendered_bytes = r.U64();
+  c->subject = r.Str();
+  c->erasures.resize(r.Count());
+  for (ErasureCur& x : c->erasures) {
+    x.cseq = r.U64();
+    x.json = r.Str();
+  }
+  c->refused.resize(r.Count());
+  for (RefusedCur& x : c->refused) {
+    GetRef(r, &x.ref);
+    x.requested = static_cast<EventType>(r.Byte());
+    x.message_id = r.Str();
+    x.case_ref = r.Str();
+    x.reason = r.Str();
+    x.applied = r.Bool();
+    GetPtr(r, &x.applied_by);
+  }
   return r.ok() && r.done();
 }
 
@@ -218,7 +290,9 @@ std::string Summary(const Event& e) {
         s += " from template " + e.template_->name;
         if (!e.template_->category.empty()) s += " (" + e.template_->category + ")";
       }
-      if (e.content && !e.content->media.empty())
+      // Nothing derived from sealed content, even when it arrives opened.
+      if (!e.sealed && e.content_sealing == Sealing::kNone && e.content &&
+          !e.content->media.empty())
         s += " with " + std::to_string(e.content->media.size()) + " media";
       if (!e.reply_to.empty()) s += " replying to " + e.reply_to;
       return s;
@@ -234,7 +308,7 @@ std::string Summary(const Event& e) {
     case EventType::kMessageCorrected:
       return "corrected by " + e.replacement_message_id + " (" + e.reason_code + ")";
     case EventType::kMessageRedacted:
-      return "redacted";
+      return e.override_hold ? "redacted despite a legal hold" : "redacted";
     case EventType::kMessageStatus: {
       std::string s(ToString(e.status));
       if (!e.error_code.empty()) s += " (error " + e.error_code + ")";
@@ -247,9 +321,16 @@ std::string Summary(const Event& e) {
       return std::string(ToString(e.consent)) + " " + e.consent_scope;
     case EventType::kLegalHoldChanged:
       return "legal hold " + std::string(ToString(e.hold)) +
-             (e.case_ref.empty() ? std::string() : " " + e.case_ref);
+             (e.case_ref.empty() ? std::string() : " " + e.case_ref) +
+             (e.hold_scope == HoldScope::kSubject ? " (subject)" : "");
     case EventType::kNoteAdded:
       return "internal note";
+    case EventType::kSubjectErased:
+      return e.override_hold ? "subject erased despite a legal hold" : "subject erased";
+    case EventType::kErasureRefused:
+      return std::string(e.refused == EventType::kSubjectErased ? "erasure" : "redaction") +
+             " refused (legal hold" + (e.case_ref.empty() ? std::string() : " " + e.case_ref) +
+             ")";
   }
   return "";
 }
@@ -296,6 +377,12 @@ class Folder {
       case EventType::kNoteAdded:
         FoldNote();
         break;
+      case EventType::kSubjectErased:
+        FoldErasure();
+        break;
+      case EventType::kErasureRefused:
+        FoldRefused();
+        break;
       default:
         s = FoldMessageEvent();
         break;
@@ -313,7 +400,8 @@ class Folder {
     j.Uint(e_.global_seq);
     j.Key("late");
     j.Bool(late);
-    if (NamesMessage(e_.type)) {
+    if (NamesMessage(e_.type) ||
+        (e_.type == EventType::kErasureRefused && !e_.message_id.empty())) {
       j.Key("message_id");
       j.String(e_.message_id);
     }
@@ -330,6 +418,7 @@ class Folder {
     store_.Put(Key(prefix_, kTagPlatform, Order(occurred, e_.conversation_seq)), "");
 
     // The conversation record.
+    if (conv_.subject.empty()) conv_.subject = e_.subject;
     ++conv_.events;
     conv_.last_cseq = e_.conversation_seq;
     conv_.last_gseq = e_.global_seq;
@@ -479,6 +568,7 @@ class Folder {
         break;
       case EventType::kMessageRedacted:
         history::AddRedaction(m.rec, e_);
+        ApplyRefused(false);
         break;
       case EventType::kMessageStatus:
         history::AddStatus(m.rec, e_);
@@ -557,6 +647,8 @@ class Folder {
     j.String(e_.case_ref);
     WriteRefSeqs(j, e_);
     WriteRefTimes(j, e_);
+    j.Key("scope");
+    j.String(ToString(e_.hold_scope));
     j.EndObject();
     PutJson(SeqKey(prefix_, kTagHold, e_.conversation_seq), out);
 
@@ -564,7 +656,8 @@ class Folder {
     if (e_.hold == HoldAction::kPlaced) {
       const bool known = std::any_of(active.begin(), active.end(),
                                      [&](const HoldCur& h) { return h.case_ref == e_.case_ref; });
-      if (!known) active.push_back(HoldCur{history::PtrOf(e_), e_.actor, e_.case_ref});
+      if (!known)
+        active.push_back(HoldCur{history::PtrOf(e_), e_.actor, e_.case_ref, e_.hold_scope});
     } else if (e_.hold == HoldAction::kReleased) {
       // A release names its case; a release without a case reference releases every hold.
       active.erase(std::remove_if(active.begin(), active.end(),
@@ -581,11 +674,66 @@ class Folder {
     j.BeginObject();
     WriteRefHead(j, e_);
     j.Key("content");
-    history::WriteContent(j, history::ContentOf(e_));
+    history::WriteContent(j, history::ContentOf(e_), e_.conversation_seq, nullptr);
     WriteRefSeqs(j, e_);
     WriteRefTimes(j, e_);
     j.EndObject();
     PutJson(SeqKey(prefix_, kTagNote, e_.conversation_seq), out);
+  }
+
+  // subject.erased: recorded once on the conversation; the content recorded before it is shown
+  // "[erased]" when rendering (the fold cannot visit every message, and needs not: the keys are
+  // gone, so sealed content cannot be opened; plaintext content, only in ledgers written without
+  // encryption, is hidden the same way).
+  void FoldErasure() {
+    ErasureCur x;
+    x.cseq = e_.conversation_seq;
+    JsonOut j(&x.json);
+    // WriteRemoval's keys plus "subject", in sorted order.
+    j.BeginObject();
+    j.Key("actor");
+    history::WriteActor(j, e_.actor);
+    j.Key("conversation_seq");
+    j.Uint(e_.conversation_seq);
+    j.Key("global_seq");
+    j.Uint(e_.global_seq);
+    j.Key("occurred_at");
+    j.Time(history::OccurredUs(e_));
+    j.Key("override_hold");
+    j.Bool(e_.override_hold);
+    j.Key("reason");
+    j.String(e_.reason);
+    j.Key("recorded_at");
+    j.Time(e_.recorded_at_us);
+    j.Key("subject");
+    j.String(e_.subject);
+    j.Key("type");
+    j.String(ToString(e_.type));
+    j.EndObject();
+    conv_.erasures.push_back(std::move(x));
+    ApplyRefused(true);
+  }
+
+  void FoldRefused() {
+    RefusedCur x;
+    x.ref = history::RefOf(e_);
+    x.requested = e_.refused;
+    if (e_.refused == EventType::kMessageRedacted) x.message_id = e_.message_id;
+    x.case_ref = e_.case_ref;
+    x.reason = e_.reason;
+    conv_.refused.push_back(std::move(x));
+  }
+
+  // A redaction of a message applies the refused redactions of it; an erasure every refused
+  // request of the conversation.
+  void ApplyRefused(bool erasure) {
+    for (RefusedCur& x : conv_.refused) {
+      if (x.applied) continue;
+      if (!erasure && (x.requested != EventType::kMessageRedacted || x.message_id != e_.message_id))
+        continue;
+      x.applied = true;
+      x.applied_by = history::PtrOf(e_);
+    }
   }
 
   const ProjectionOptions& options_;
@@ -599,7 +747,8 @@ class HistoryProjection final : public Projection {
  public:
   explicit HistoryProjection(const ProjectionOptions& options) : options_(options) {}
   std::string_view Name() const override { return kHistory; }
-  uint32_t Version() const override { return 1; }
+  // 2: sealed content kept as ciphertext (markers), erasure, refusals, hold scope.
+  uint32_t Version() const override { return 2; }
   bool ConversationLocal() const override { return true; }
   Status Apply(const Event& event, StateStore& store) override {
     if (event.conversation_id.empty())
@@ -658,12 +807,213 @@ void WriteHoldsActive(std::string* out, const ConvRec& c) {
     j.Uint(h.ptr.gseq);
     j.Key("occurred_at");
     j.Time(h.ptr.occurred);
+    j.Key("scope");
+    j.String(ToString(h.scope));
     j.Key("type");
     j.String(ToString(h.ptr.type));
     j.EndObject();
   }
   j.EndArray();
 }
+
+void WriteErasures(std::string* out, const ConvRec& c) {
+  JsonOut j(out);
+  j.BeginArray();
+  for (const ErasureCur& x : c.erasures) j.Raw(x.json);
+  j.EndArray();
+}
+
+void WriteRefused(std::string* out, const ConvRec& c) {
+  JsonOut j(out);
+  j.BeginArray();
+  for (const RefusedCur& x : c.refused) {
+    j.BeginObject();
+    j.Key("actor");
+    history::WriteActor(j, x.ref.actor);
+    j.Key("applied_by");
+    if (x.applied)
+      history::WritePtr(j, x.applied_by);
+    else
+      j.Null();
+    j.Key("case_ref");
+    j.String(x.case_ref);
+    j.Key("conversation_seq");
+    j.Uint(x.ref.cseq);
+    j.Key("global_seq");
+    j.Uint(x.ref.gseq);
+    j.Key("message_id");
+    if (x.message_id.empty())
+      j.Null();
+    else
+      j.String(x.message_id);
+    j.Key("occurred_at");
+    j.Time(x.ref.occurred);
+    j.Key("reason");
+    j.String(x.reason);
+    j.Key("recorded_at");
+    j.Time(x.ref.recorded);
+    j.Key("requested");
+    j.String(ToString(x.requested));
+    j.Key("status");
+    j.String(x.applied ? "applied" : "pending");
+    j.Key("type");
+    j.String(ToString(EventType::kErasureRefused));
+    j.EndObject();
+  }
+  j.EndArray();
+}
+
+// "[redacted]" / "[erased]" in place of content; `removal` is the removed_by JSON (empty: null).
+void WriteRemoved(std::string* out, bool erased, std::string_view removal) {
+  JsonOut j(out);
+  j.BeginObject();
+  if (erased) {
+    j.Key("erased");
+    j.Bool(true);
+  }
+  j.Key("media");
+  j.BeginArray();
+  j.EndArray();
+  if (!erased) {
+    j.Key("redacted");
+    j.Bool(true);
+  }
+  j.Key("removed_by");
+  if (removal.empty())
+    j.Null();
+  else
+    j.Raw(removal);
+  j.Key("text");
+  j.String(erased ? history::kErased : history::kRedacted);
+  j.EndObject();
+}
+
+// Expands the content markers of stored fragments (history_record.h): opens sealed content
+// through the opener, or shows "[redacted]" / "[erased]" with who, when and why.
+class MarkerExpander {
+ public:
+  MarkerExpander(ContentOpener* opener, std::string_view conversation_id)
+      : opener_(opener), conversation_id_(conversation_id) {}
+
+  void SetConversation(const ConvRec* c) { conv_ = c; }
+
+  Status Append(std::string* out, std::string_view fragment) {
+    while (!fragment.empty()) {
+      const size_t at = fragment.find(history::kMarkerByte);
+      out->append(fragment.substr(0, at));
+      if (at == std::string_view::npos) break;
+      fragment.remove_prefix(at);
+      history::Marker m;
+      if (!history::ReadMarker(&fragment, &m))
+        return Status::Corruption("corrupt_state", "history state: content marker");
+      if (Status s = Expand(out, m); !s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+ private:
+  // The first erasure recorded after the content, if any.
+  const ErasureCur* ErasureAfter(uint64_t cseq) const {
+    if (!conv_) return nullptr;
+    for (const ErasureCur& x : conv_->erasures)
+      if (x.cseq > cseq) return &x;
+    return nullptr;
+  }
+
+  Status Expand(std::string* out, const history::Marker& m) {
+    const bool params = m.kind == history::MarkerKind::kParameters;
+    const ErasureCur* erasure = m.redacted ? nullptr : ErasureAfter(m.cseq);
+    if (!m.sealed) {
+      if (!erasure) {
+        out->append(m.data);
+      } else if (params) {
+        out->append("[]");
+      } else {
+        WriteRemoved(out, true, erasure->json);
+      }
+      return Status::OK();
+    }
+    if (!opener_ || m.data.empty()) {  // cannot be opened here: as it was stored
+      if (params) {
+        out->append("[]");
+        return Status::OK();
+      }
+      JsonOut j(out);
+      j.BeginObject();
+      if (erasure) {
+        j.Key("erased");
+        j.Bool(true);
+      }
+      if (m.redacted) {
+        j.Key("redacted");
+        j.Bool(true);
+      }
+      j.Key("sealed");
+      j.Bool(true);
+      j.EndObject();
+      return Status::OK();
+    }
+    if (m.redacted || erasure) {  // the fold knows: no need to ask for the key
+      if (params)
+        out->append("[]");
+      else
+        WriteRemoved(out, erasure != nullptr, erasure ? std::string_view(erasure->json) : m.removal);
+      return Status::OK();
+    }
+    const OpenedContent* opened = nullptr;
+    if (Status s = Open(m.data, &opened); !s.ok()) return s;
+    switch (opened->access) {
+      case ContentAccess::kRedacted:
+      case ContentAccess::kErased: {
+        if (params) {
+          out->append("[]");
+          return Status::OK();
+        }
+        const bool erased = opened->access == ContentAccess::kErased;
+        // An as-of view may predate the removal: then who/when/why is not known yet (null).
+        std::string_view removal;
+        if (erased && conv_ && !conv_->erasures.empty()) removal = conv_->erasures.back().json;
+        WriteRemoved(out, erased, removal);
+        return Status::OK();
+      }
+      default:
+        break;
+    }
+    JsonOut j(out);
+    if (params) {
+      j.BeginArray();
+      for (const std::string& p : opened->template_parameters) j.String(p);
+      j.EndArray();
+      return Status::OK();
+    }
+    history::ContentRec c;
+    if (opened->content) {
+      c.text = opened->content->text;
+      c.media = opened->content->media;
+    }
+    history::WriteOpenContent(j, c);
+    return Status::OK();
+  }
+
+  // Opens each envelope once per render (a template send's content and parameters share one).
+  Status Open(const std::string& bytes, const OpenedContent** out) {
+    auto it = cache_.find(bytes);
+    if (it == cache_.end()) {
+      std::optional<SealedContent> sealed = ParseSealed(bytes);
+      if (!sealed) return Status::Corruption("corrupt_state", "history state: sealed content");
+      Result<OpenedContent> opened = opener_->Open(conversation_id_, *sealed);
+      if (!opened.ok()) return opened.status();
+      it = cache_.emplace(bytes, std::move(*opened)).first;
+    }
+    *out = &it->second;
+    return Status::OK();
+  }
+
+  ContentOpener* opener_;
+  const std::string_view conversation_id_;
+  const ConvRec* conv_ = nullptr;
+  std::map<std::string, OpenedContent> cache_;
+};
 
 void WritePending(std::string* out, const ConvRec& c) {
   JsonOut j(out);
@@ -690,7 +1040,8 @@ void WritePending(std::string* out, const ConvRec& c) {
 // The document, section by section: each stored list is streamed between the fixed parts.
 class Renderer {
  public:
-  Renderer(std::string* out, uint64_t as_of) : out_(out), as_of_(as_of) {}
+  Renderer(std::string* out, uint64_t as_of, MarkerExpander* expander)
+      : out_(out), as_of_(as_of), expander_(expander) {}
 
   // Sections in key (and document) order.
   static int SectionOf(char tag) {
@@ -731,11 +1082,11 @@ class Renderer {
     first_ = true;
   }
 
-  void Item(int section, std::string_view json) {
+  Status Item(int section, std::string_view json) {
     Advance(section);
     if (!first_) out_->push_back(',');
     first_ = false;
-    out_->append(json);
+    return expander_->Append(out_, json);
   }
 
   void End() { Advance(7); }
@@ -757,6 +1108,8 @@ class Renderer {
         WriteConsentCurrent(out_, c);
         out_->append(",\"conversation_id\":");
         JsonOut(out_).String(c.conversation_id);
+        out_->append(",\"erasures\":");
+        WriteErasures(out_, c);
         out_->append(",\"events\":");
         JsonOut(out_).Uint(c.events);
         out_->append(",\"flags\":[");
@@ -782,7 +1135,11 @@ class Renderer {
         out_->append(",\"platform_order\":[");
         break;
       case 5:
-        out_->append("],\"tenant\":");
+        out_->append("],\"refused_requests\":");
+        WriteRefused(out_, c);
+        out_->append(",\"subject\":");
+        JsonOut(out_).String(c.subject);
+        out_->append(",\"tenant\":");
         JsonOut(out_).String(c.tenant);
         out_->append(",\"timeline\":[");
         break;
@@ -794,6 +1151,7 @@ class Renderer {
 
   std::string* out_;
   const uint64_t as_of_;
+  MarkerExpander* expander_;
   const ConvRec* conv_ = nullptr;
   int section_ = 0;
   bool first_ = true;
@@ -805,13 +1163,16 @@ std::shared_ptr<Projection> MakeHistory(const ProjectionOptions& options) {
   return std::make_shared<HistoryProjection>(options);
 }
 
-Result<std::string> RenderHistory(StateReader& state, std::string_view conversation_id) {
+Result<std::string> RenderHistory(StateReader& state, std::string_view conversation_id,
+                                  ContentOpener* opener) {
   try {
     const std::string prefix = Prefix(conversation_id);
     std::string out;
     ConvRec conv;
     bool have_conv = false, corrupt = false;
-    Renderer r(&out, state.Checkpoint());
+    Status item_error;
+    MarkerExpander expander(opener, conversation_id);
+    Renderer r(&out, state.Checkpoint(), &expander);
     std::string number;
     Status s = state.Scan(prefix, [&](std::string_view key, std::string_view value) {
       if (key.size() <= prefix.size()) return true;
@@ -822,6 +1183,7 @@ Result<std::string> RenderHistory(StateReader& state, std::string_view conversat
           return false;
         }
         have_conv = true;
+        expander.SetConversation(&conv);
         r.Begin(conv);
         return true;
       }
@@ -834,13 +1196,14 @@ Result<std::string> RenderHistory(StateReader& state, std::string_view conversat
       if (tag == kTagPlatform) {
         number.clear();
         JsonOut(&number).Uint(keys::GetBe64(key.substr(key.size() - 8)));
-        r.Item(section, number);
+        item_error = r.Item(section, number);
       } else {
-        r.Item(section, value);
+        item_error = r.Item(section, value);
       }
-      return true;
+      return item_error.ok();
     });
     if (!s.ok()) return s;
+    if (!item_error.ok()) return item_error;
     if (corrupt) return CorruptState("conversation " + std::string(conversation_id));
     if (!have_conv)
       return Status::NotFound("conversation_not_found",

@@ -9,12 +9,13 @@
 
 #include "channel_rules.h"
 #include "history_codec.h"
+#include "ledger/content.h"
 #include "state_keys.h"
 
 namespace convledger::projections::history {
 namespace {
 
-constexpr uint8_t kMessageFormat = 1;
+constexpr uint8_t kMessageFormat = 2;  // 2: sealed bytes, override_hold
 
 // Platform order: the source's timestamp, ties broken by the order of recording.
 bool PlatformLess(const Ref& a, const Ref& b) {
@@ -129,6 +130,7 @@ void Put(Writer& w, const ContentRec& c) {
     w.Str(m.reference);
     w.Str(m.filename);
   }
+  w.Str(c.sealed_bytes);
 }
 void Get(Reader& r, ContentRec* c) {
   c->sealed = r.Bool();
@@ -143,6 +145,7 @@ void Get(Reader& r, ContentRec* c) {
     m.reference = r.Str();
     m.filename = r.Str();
   }
+  c->sealed_bytes = r.Str();
 }
 void Put(Writer& w, const OriginalRec& o) {
   Put(w, o.ref);
@@ -366,6 +369,7 @@ void EncodeMessage(const MessageRec& m, std::string* out) {
   PutList(w, m.redactions, [&](const RedactionRec& x) {
     Put(w, x.ref);
     w.Str(x.reason);
+    w.Bool(x.override_hold);
   });
   PutList(w, m.statuses, [&](const StatusRec& s) {
     Put(w, s.ref);
@@ -424,6 +428,7 @@ bool DecodeMessage(std::string_view in, MessageRec* m) {
   GetList(r, &m->redactions, [&](RedactionRec* x) {
     Get(r, &x->ref);
     x->reason = r.Str();
+    x->override_hold = r.Bool();
   });
   GetList(r, &m->statuses, [&](StatusRec* s) {
     Get(r, &s->ref);
@@ -465,8 +470,10 @@ Ptr PtrOf(const Event& e) { return PtrOfRef(RefOf(e), e.type); }
 
 ContentRec ContentOf(const Event& e) {
   ContentRec c;
-  if (e.content_sealing != Sealing::kNone) {
+  // Sealed: only the ciphertext is kept, nothing derived from the content (not even sizes).
+  if (e.sealed || e.content_sealing != Sealing::kNone) {
     c.sealed = true;
+    if (e.sealed) c.sealed_bytes = SerializeSealed(*e.sealed);
     return c;
   }
   if (e.content) {
@@ -487,7 +494,7 @@ void AddSend(MessageRec& m, const Event& e, const ConsentSnap& consent) {
   if (e.template_) {
     o.has_template = true;
     o.tmpl = *e.template_;
-    if (e.content_sealing != Sealing::kNone) {
+    if (e.sealed || e.content_sealing != Sealing::kNone) {
       o.params_sealed = true;
       o.tmpl.parameters.clear();
     }
@@ -558,6 +565,7 @@ void AddRedaction(MessageRec& m, const Event& e) {
   RedactionRec r;
   r.ref = RefOf(e);
   r.reason = e.reason;
+  r.override_hold = e.override_hold;
   InsertInPlatformOrder(m.redactions, std::move(r));
   RedactAll(m);
 }
@@ -624,18 +632,87 @@ void WritePtr(JsonOut& j, const Ptr& p) {
   j.EndObject();
 }
 
-void WriteContent(JsonOut& j, const ContentRec& c) {
+void WriteRemoval(JsonOut& j, const Ref& ref, EventType type, std::string_view reason,
+                  bool override_hold) {
   j.BeginObject();
-  if (c.sealed) {
-    if (c.redacted) {
-      j.Key("redacted");
-      j.Bool(true);
-    }
-    j.Key("sealed");
-    j.Bool(true);
-    j.EndObject();
-    return;
+  j.Key("actor");
+  WriteActor(j, ref.actor);
+  j.Key("conversation_seq");
+  j.Uint(ref.cseq);
+  j.Key("global_seq");
+  j.Uint(ref.gseq);
+  j.Key("occurred_at");
+  j.Time(ref.occurred);
+  j.Key("override_hold");
+  j.Bool(override_hold);
+  j.Key("reason");
+  j.String(reason);
+  j.Key("recorded_at");
+  j.Time(ref.recorded);
+  j.Key("type");
+  j.String(ToString(type));
+  j.EndObject();
+}
+
+void WriteMarker(JsonOut& j, const Marker& m) {
+  std::string payload;
+  Writer w(&payload);
+  w.Byte(static_cast<uint8_t>(m.kind));
+  w.U64(m.cseq);
+  w.Bool(m.sealed);
+  w.Str(m.data);
+  w.Bool(m.redacted);
+  w.Str(m.removal);
+  std::string raw(1, kMarkerByte);
+  const auto n = static_cast<uint32_t>(payload.size());
+  for (int i = 3; i >= 0; --i) raw.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  raw.append(payload);
+  j.Raw(raw);
+}
+
+bool ReadMarker(std::string_view* in, Marker* m) {
+  if (in->size() < 5 || (*in)[0] != kMarkerByte) return false;
+  uint32_t n = 0;
+  for (int i = 1; i <= 4; ++i) n = (n << 8) | static_cast<uint8_t>((*in)[i]);
+  if (in->size() - 5 < n) return false;
+  Reader r(in->substr(5, n));
+  const uint8_t kind = r.Byte();
+  if (kind != static_cast<uint8_t>(MarkerKind::kContent) &&
+      kind != static_cast<uint8_t>(MarkerKind::kParameters))
+    return false;
+  m->kind = static_cast<MarkerKind>(kind);
+  m->cseq = r.U64();
+  m->sealed = r.Bool();
+  m->data = r.Str();
+  m->redacted = r.Bool();
+  m->removal = r.Str();
+  if (!r.ok() || !r.done()) return false;
+  in->remove_prefix(5 + n);
+  return true;
+}
+
+void WriteContent(JsonOut& j, const ContentRec& c, uint64_t cseq, const RedactionRec* redaction) {
+  Marker mk;
+  mk.kind = MarkerKind::kContent;
+  mk.cseq = cseq;
+  mk.sealed = c.sealed;
+  mk.redacted = c.redacted;
+  if (c.redacted && redaction) {
+    JsonOut r(&mk.removal);
+    WriteRemoval(r, redaction->ref, EventType::kMessageRedacted, redaction->reason,
+                 redaction->override_hold);
   }
+  if (c.sealed) {
+    mk.data = c.sealed_bytes;
+  } else {
+    JsonOut d(&mk.data);
+    WriteOpenContent(d, c);
+  }
+  WriteMarker(j, mk);
+}
+
+void WriteOpenContent(JsonOut& j, const ContentRec& c) {
+  j.BeginObject();
   j.Key("media");
   j.BeginArray();
   for (const Media& m : c.media) {
@@ -874,6 +951,17 @@ void RenderMessage(const MessageRec& m, MessageView* out) {
       }
     }
   }
+  // ---- redacted despite a legal hold (the operator's explicit override, recorded) ----
+  for (const RedactionRec& r : m.redactions) {
+    if (!r.override_hold) continue;
+    flags.Add("redacted_despite_hold", {PtrOfRef(r.ref, EventType::kMessageRedacted)},
+              [&](JsonOut& j) {
+                j.BeginObject();
+                j.Key("reason");
+                j.String(r.reason);
+                j.EndObject();
+              });
+  }
   out->flags = flags.Take();
 
   // ---- reactions: the current one per actor ----
@@ -916,7 +1004,8 @@ void RenderMessage(const MessageRec& m, MessageView* out) {
   if (m.versions.empty())
     j.Null();
   else
-    WriteContent(j, m.versions.back().content);
+    WriteContent(j, m.versions.back().content, m.versions.back().ref.cseq,
+                 m.redactions.empty() ? nullptr : &m.redactions.front());
   j.Key("deleted");
   j.Bool(deleted);
   j.Key("deletions");
@@ -1061,9 +1150,25 @@ void RenderMessage(const MessageRec& m, MessageView* out) {
       j.Key("name");
       j.String(o.tmpl.name);
       j.Key("parameters");
-      j.BeginArray();
-      for (const std::string& p : o.tmpl.parameters) j.String(p);
-      j.EndArray();
+      {
+        Marker mk;
+        mk.kind = MarkerKind::kParameters;
+        mk.cseq = o.ref.cseq;
+        mk.redacted = !m.redactions.empty();
+        const VersionRec* first = !m.versions.empty() && m.versions.front().original
+                                      ? &m.versions.front()
+                                      : nullptr;
+        mk.sealed = o.params_sealed;
+        if (o.params_sealed) {
+          if (first) mk.data = first->content.sealed_bytes;
+        } else {
+          JsonOut d(&mk.data);
+          d.BeginArray();
+          for (const std::string& p : o.tmpl.parameters) d.String(p);
+          d.EndArray();
+        }
+        WriteMarker(j, mk);
+      }
       j.Key("parameters_sealed");
       j.Bool(o.params_sealed);
       j.EndObject();
@@ -1119,6 +1224,8 @@ void RenderMessage(const MessageRec& m, MessageView* out) {
     Seqs(j, r.ref);
     Global(j, r.ref);
     Occurred(j, r.ref);
+    j.Key("override_hold");
+    j.Bool(r.override_hold);
     j.Key("reason");
     j.String(r.reason);
     Recorded(j, r.ref);
@@ -1189,7 +1296,7 @@ void RenderMessage(const MessageRec& m, MessageView* out) {
     j.BeginObject();
     ActorKey(j, v.ref);
     j.Key("content");
-    WriteContent(j, v.content);
+    WriteContent(j, v.content, v.ref.cseq, m.redactions.empty() ? nullptr : &m.redactions.front());
     Seqs(j, v.ref);
     Global(j, v.ref);
     j.Key("kind");

@@ -27,6 +27,8 @@ namespace convledger::projections::history {
 
 // What replaces every piece of redacted content.
 inline constexpr char kRedacted[] = "[redacted]";
+// What replaces content whose subject was erased (subject.erased), at render time.
+inline constexpr char kErased[] = "[erased]";
 
 // Who did something and when.
 struct Ref {
@@ -56,6 +58,9 @@ struct ContentRec {
   bool redacted = false;
   std::string text;
   std::vector<Media> media;
+  // sealed: SerializeSealed of the envelope (ciphertext; opened only when rendering). Empty when
+  // the event said it was sealed but carried no envelope.
+  std::string sealed_bytes;
 };
 
 // The marketing consent the conversation held when a template send was recorded.
@@ -102,6 +107,7 @@ struct LinkRec {
 struct RedactionRec {
   Ref ref;
   std::string reason;
+  bool override_hold = false;  // applied despite a legal hold
 };
 
 struct StatusRec {
@@ -183,6 +189,35 @@ void RenderMessage(const MessageRec& m, MessageView* out);
 // Shared JSON pieces (keys sorted).
 void WriteActor(JsonOut& j, const Actor& a);
 void WritePtr(JsonOut& j, const Ptr& p);
-void WriteContent(JsonOut& j, const ContentRec& c);
+// The content of one event as it is stored: a content marker (below), which RenderHistory
+// expands (opening sealed content through its ContentOpener, or showing "[redacted]" or
+// "[erased]"). `cseq` is the conversation_seq of the event that carried the content;
+// `redaction` the message's first redaction, if any.
+void WriteContent(JsonOut& j, const ContentRec& c, uint64_t cseq, const RedactionRec* redaction);
+// The content object as shown (plaintext or opened content).
+void WriteOpenContent(JsonOut& j, const ContentRec& c);
+// who/when/why of a redaction or an erasure, as "removed_by" shows it.
+void WriteRemoval(JsonOut& j, const Ref& ref, EventType type, std::string_view reason,
+                  bool override_hold);
+
+// ---- content markers ----
+// The stored history JSON holds no content of sealed events, only their ciphertext, and content
+// must be shown as "[erased]" once a later subject.erased covers it: so every content value (and
+// the template parameters) is stored as a marker, 0x01 || be32(length) || payload, in place of a
+// JSON value. JsonOut never writes a raw control byte (it escapes them), so 0x01 cannot occur
+// anywhere else in a stored fragment. RenderHistory replaces each marker by a JSON value.
+inline constexpr char kMarkerByte = '\x01';
+enum class MarkerKind : uint8_t { kContent = 1, kParameters = 2 };
+struct Marker {
+  MarkerKind kind = MarkerKind::kContent;
+  uint64_t cseq = 0;      // the event whose content it is
+  bool sealed = false;
+  std::string data;       // sealed: SerializeSealed bytes (may be empty); else the JSON value
+  bool redacted = false;  // the message was redacted (content already removed when plaintext)
+  std::string removal;    // redacted: the redaction's WriteRemoval JSON
+};
+void WriteMarker(JsonOut& j, const Marker& m);
+// Parses the marker at the start of `in` (which starts with kMarkerByte); advances `in`.
+bool ReadMarker(std::string_view* in, Marker* m);
 
 }  // namespace convledger::projections::history

@@ -129,7 +129,7 @@ Event OnChannel(Event e, Channel c) {
 TEST(HistoryTest, NameAndVersion) {
   auto p = MakeHistory();
   EXPECT_EQ(p->Name(), "history");
-  EXPECT_EQ(p->Version(), 1u);
+  EXPECT_EQ(p->Version(), 2u);
 }
 
 TEST(HistoryTest, UnknownConversationIsNotFound) {

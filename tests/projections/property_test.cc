@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ledger/content.h"
 #include "ledger/ledger.h"
 #include "ledger/test_util.h"
 #include "ledger/time.h"
@@ -811,6 +812,138 @@ TEST_F(PropertyTest, FoldingTwiceGivesIdenticalStateEqualToTheStoredOne) {
     EXPECT_FALSE(differs) << name << ": stored state differs from an in-memory fold at key "
                           << ::testing::PrintToString(difference);
   }
+}
+
+// ---- sealed content (issue 6) ----
+
+// A deterministic stand-in for the ledger's sealing: each event's content (and template
+// parameters) moves into an envelope whose bytes name the event and hold none of its content;
+// the keyring maps it back. Nothing is ever destroyed here: redaction is what the fold knows.
+class FakeSealing final : public ContentOpener {
+ public:
+  Event Seal(Event e) {
+    if (!e.content && !e.template_) return e;
+    if (e.type != EventType::kMessageSent && e.type != EventType::kMessageEdited &&
+        e.type != EventType::kNoteAdded)
+      return e;
+    OpenedContent o;
+    o.access = ContentAccess::kOpened;
+    o.content = e.content;
+    if (e.template_) {
+      o.template_parameters = e.template_->parameters;
+      e.template_->parameters.clear();
+    }
+    SealedContent sc;
+    sc.sealing = Sealing::kAes256Gcm;
+    sc.key_id = "dk-" + std::to_string(e.global_seq);
+    sc.nonce = std::string(12, '\x01');
+    sc.bytes = "ciphertext of " + std::to_string(e.global_seq) + std::string(16, '\x02');
+    if (o.content) {
+      Collect(o.content->text);
+      for (const Media& m : o.content->media)
+        for (const std::string* f : {&m.caption, &m.reference, &m.filename}) Collect(*f);
+    }
+    for (const std::string& p : o.template_parameters) Collect(p);
+    keys_[sc.key_id] = std::move(o);
+    e.content.reset();
+    e.sealed = std::move(sc);
+    e.content_sealing = Sealing::kAes256Gcm;
+    e.content_access = ContentAccess::kSealed;
+    return e;
+  }
+  Result<OpenedContent> Open(std::string_view, const SealedContent& sealed) override {
+    auto it = keys_.find(sealed.key_id);
+    if (it == keys_.end()) return Status::Corruption("unknown_key", sealed.key_id);
+    return it->second;
+  }
+  // The generator's markers (MK%08lluZ) found in sealed content.
+  const std::set<std::string>& content_markers() const { return markers_; }
+  // The first content marker found in `s`, or "".
+  std::string FindIn(std::string_view s) const {
+    for (size_t at = s.find("MK"); at != std::string_view::npos; at = s.find("MK", at + 1))
+      if (at + 11 <= s.size() && markers_.count(std::string(s.substr(at, 11))))
+        return std::string(s.substr(at, 11));
+    return "";
+  }
+
+ private:
+  void Collect(std::string_view s) {
+    for (size_t at = s.find("MK"); at != std::string_view::npos; at = s.find("MK", at + 1))
+      if (at + 11 <= s.size() && s[at + 10] == 'Z') markers_.insert(std::string(s.substr(at, 11)));
+  }
+  std::map<std::string, OpenedContent> keys_;
+  std::set<std::string> markers_;
+};
+
+// What sealing may change in a rendered history: the timeline's summary (it never reads sealed
+// content, so "with N media" goes), whether the template parameters were sealed, and how a
+// redacted message's content is shown ("[redacted]" with who/when/why instead of the
+// plaintext's "[redacted]" fields).
+nlohmann::json Normalized(nlohmann::json h) {
+  for (auto& t : h["timeline"]) t.erase("summary");
+  for (auto& m : h["messages"]) {
+    if (m["original"].is_object() && m["original"]["template"].is_object())
+      m["original"]["template"].erase("parameters_sealed");
+    if (!m["redacted"].get<bool>()) continue;
+    m.erase("current_content");
+    for (auto& v : m["versions"]) v.erase("content");
+    if (m["original"].is_object() && m["original"]["template"].is_object())
+      m["original"]["template"].erase("parameters");
+  }
+  return h;
+}
+
+// Sealing every content of the generated log, folding that, and rendering through the opener
+// gives the views the plaintext log gives; the state holds none of the content; a second fold
+// gives the same bytes.
+TEST_F(PropertyTest, SealedLogFoldsToCiphertextAndRendersLikeThePlaintextOne) {
+  FakeSealing keys;
+  std::vector<Event> sealed;
+  sealed.reserve(world_->log.size());
+  for (const Event& e : world_->log) sealed.push_back(keys.Seal(e));
+  auto fold = [&](Projection& p, const std::vector<Event>& log) {
+    MemoryState state;
+    for (const Event& e : log) {
+      Status st = p.Apply(e, state);
+      EXPECT_TRUE(st.ok()) << "global_seq " << e.global_seq << ": " << st.ToString();
+    }
+    state.set_checkpoint(world_->last);
+    return state;
+  };
+  auto history = MakeHistory();
+  auto view = MakeCustomerView();
+  MemoryState plain_h = fold(*history, world_->log), plain_v = fold(*view, world_->log);
+  MemoryState sealed_h = fold(*history, sealed), sealed_v = fold(*view, sealed);
+  EXPECT_TRUE(fold(*MakeHistory(), sealed).data() == sealed_h.data());
+  EXPECT_TRUE(fold(*MakeCustomerView(), sealed).data() == sealed_v.data());
+
+  size_t failures = 0;
+  for (const MemoryState* st : {&sealed_h, &sealed_v}) {
+    for (const auto& [k, v] : st->data()) {
+      if (const std::string mk = keys.FindIn(v); !mk.empty() && ++failures <= 5)
+        ADD_FAILURE() << "plaintext " << mk << " in sealed state at key "
+                      << ::testing::PrintToString(k);
+    }
+  }
+  for (size_t i : Sample(300)) {
+    const std::string& id = world_->conversations[i].id;
+    EXPECT_TRUE(SameView(RenderCustomerView(sealed_v, id, &keys), RenderCustomerView(plain_v, id)))
+        << id << " customer view";
+    auto sh = RenderHistory(sealed_h, id, &keys);
+    auto ph = RenderHistory(plain_h, id);
+    ASSERT_TRUE(sh.ok() && ph.ok()) << id;
+    EXPECT_EQ(Normalized(nlohmann::json::parse(*sh)), Normalized(nlohmann::json::parse(*ph)))
+        << id << " history (seed " << world_->seed << ")";
+    // Without the opener nothing of the content shows.
+    auto blind = RenderHistory(sealed_h, id);
+    ASSERT_TRUE(blind.ok());
+    EXPECT_EQ(keys.FindIn(*blind), "") << id;
+    auto blind_v = RenderCustomerView(sealed_v, id);
+    ASSERT_TRUE(blind_v.ok());
+    EXPECT_EQ(keys.FindIn(*blind_v), "") << id;
+  }
+  EXPECT_EQ(failures, 0u);
+  EXPECT_GT(keys.content_markers().size(), world_->conversations.size());  // not vacuous
 }
 
 }  // namespace

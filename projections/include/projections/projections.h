@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ledger/content.h"
 #include "ledger/ledger.h"
 #include "ledger/projection.h"
 #include "ledger/status.h"
@@ -59,8 +60,16 @@ std::string ConversationStatePrefix(std::string_view conversation_id);
 
 // ---- rendering ----
 // NotFound (reason conversation_not_found) when the state has nothing for the conversation.
-Result<std::string> RenderHistory(StateReader& state, std::string_view conversation_id);
-Result<std::string> RenderCustomerView(StateReader& state, std::string_view conversation_id);
+//
+// Content of sealed events is kept in the state as ciphertext only and opened here, through
+// `opener` (normally &ledger.Opener()): the plaintext when its keys exist, "[redacted]" or
+// "[erased]" with who/when/why when they were destroyed. Without an opener (nullptr) sealed
+// content renders as {"sealed":true} in the history and as the redaction placeholder in the
+// customer view. An opener error (Corruption: content_auth_failed, unknown_key) fails the render.
+Result<std::string> RenderHistory(StateReader& state, std::string_view conversation_id,
+                                  ContentOpener* opener = nullptr);
+Result<std::string> RenderCustomerView(StateReader& state, std::string_view conversation_id,
+                                       ContentOpener* opener = nullptr);
 
 struct AnalyticsQuery {
   std::string tenant;    // empty: every tenant
@@ -81,7 +90,8 @@ struct AsOf {
 // Parses "123" (a global sequence) or an RFC 3339 time. InvalidArgument (invalid_as_of).
 Result<AsOf> ParseAsOf(std::string_view text);
 
-// The current view from stored state (no fold), or an as-of view folded from the log.
+// The current view from stored state (no fold), or an as-of view folded from the log; sealed
+// content is opened with ledger.Opener().
 Result<std::string> History(Ledger& ledger, std::string_view conversation_id, const AsOf& as_of,
                             const ProjectionOptions& options = {});
 Result<std::string> CustomerView(Ledger& ledger, std::string_view conversation_id,
