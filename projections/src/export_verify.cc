@@ -130,10 +130,10 @@ static ExportVerifyReport VerifyBundleUnguarded(const std::vector<ExportFile>& f
   for (size_t ci = 0; ci < claimed.size(); ++ci) {
     const json& cl = claimed[ci];
     const std::string path = ConversationEventsPath(ci);
-    const std::string conv_id = cl.is_object() ? cl.value("conversation_id", json("")).is_string()
-                                                     ? cl["conversation_id"].get<std::string>()
-                                                     : ""
-                                               : "";
+    // value(), never operator[] on a const json: a tampered manifest may lack the key, and a
+    // missing key there is undefined behaviour (a crash found by the single-byte test).
+    const json id = cl.is_object() ? cl.value("conversation_id", json()) : json();
+    const std::string conv_id = id.is_string() ? id.get<std::string>() : "";
     std::optional<std::string_view> text = get(path);
     if (!text) {
       c.Fail(path + ": missing");
@@ -373,10 +373,16 @@ static ExportVerifyReport VerifyBundleUnguarded(const std::vector<ExportFile>& f
     }
   } else if (selection.is_object() && selection.size() == 3 &&
              selection.value("tenant", json()).is_string()) {
-    for (const json& cv : conversations)
-      if (cv["tenant"] != selection["tenant"])
-        c.Fail("manifest.json: conversation '" + cv["conversation_id"].get<std::string>() +
+    // value(), not operator[]: on a const json a missing key is undefined behaviour, and a
+    // tampered manifest may lack any key.
+    for (const json& cv : conversations) {
+      if (!cv.is_object()) continue;  // reported above with the conversation list
+      if (cv.value("tenant", json()) != selection.value("tenant", json())) {
+        const json id = cv.value("conversation_id", json());
+        c.Fail("manifest.json: conversation '" + (id.is_string() ? id.get<std::string>() : "?") +
                "' is not of the selected tenant");
+      }
+    }
     c.Note("the time range of a tenant selection is the exporter's statement: an export cannot "
            "prove that no other conversation had events in it");
   } else {

@@ -891,13 +891,13 @@ TEST(CustomerViewLedgerTest, AppendReadRenderAndRebuildEqual) {
     auto reader = ledger->NewStateReader(kCustomerView);
     EXPECT_TRUE(reader.ok()) << reader.status().ToString();
     if (!reader.ok()) return std::string();
-    auto r = RenderCustomerView(**reader, conv);
+    auto r = RenderCustomerView(**reader, conv, &ledger->Opener());
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : std::string();
   });
   ASSERT_OK_AND_ASSIGN(auto reader, ledger->NewStateReader(kCustomerView));
   EXPECT_EQ(reader->Checkpoint(), ledger->LastGlobalSeq());
-  ASSERT_OK_AND_ASSIGN(std::string other, RenderCustomerView(*reader, kOther));
+  ASSERT_OK_AND_ASSIGN(std::string other, RenderCustomerView(*reader, kOther, &ledger->Opener()));
   EXPECT_EQ(other.find("total: 2 EUR"), std::string::npos) << other;
   EXPECT_EQ(other.find("escalate"), std::string::npos) << other;
   json out2;
@@ -916,8 +916,9 @@ TEST(CustomerViewLedgerTest, AppendReadRenderAndRebuildEqual) {
   MemoryState state;
   ASSERT_OK(FoldAll(stored, &state));
   for (const std::string& conv : {kMaya, kLuis, kPriya, kPage, kOther}) {
-    ASSERT_OK_AND_ASSIGN(std::string from_memory, RenderCustomerView(state, conv));
-    ASSERT_OK_AND_ASSIGN(std::string from_ledger, RenderCustomerView(*reader, conv));
+    ASSERT_OK_AND_ASSIGN(std::string from_memory, RenderCustomerView(state, conv, &ledger->Opener()));
+    ASSERT_OK_AND_ASSIGN(std::string from_ledger,
+                         RenderCustomerView(*reader, conv, &ledger->Opener()));
     EXPECT_EQ(from_memory, from_ledger) << conv;
   }
 }

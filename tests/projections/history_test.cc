@@ -1120,7 +1120,7 @@ TEST(HistoryLedgerTest, AppendRenderAndRebuildEqual) {
 
   ASSERT_OK_AND_ASSIGN(auto reader, ledger->NewStateReader("history"));
   EXPECT_EQ(reader->Checkpoint(), ledger->LastGlobalSeq());
-  ASSERT_OK_AND_ASSIGN(std::string text, RenderHistory(*reader, "conv-1"));
+  ASSERT_OK_AND_ASSIGN(std::string text, RenderHistory(*reader, "conv-1", &ledger->Opener()));
   const json h = json::parse(text);
   EXPECT_EQ(h["as_of_global_seq"], ledger->LastGlobalSeq());
   EXPECT_EQ(h["events"], 11);
