@@ -35,7 +35,7 @@
 // one with kWal. PostgreSQL's schema and append function are below (kSchema).
 //
 // Environment (all optional): CONVLEDGER_PEER_EVENTS (1000000: the rebuild data set),
-// CONVLEDGER_PEER_APPENDS (10000: events per side per round with 16 writers; a quarter of it with
+// CONVLEDGER_PEER_APPENDS (20000: events per side per round with 16 writers; a quarter of it with
 // 1 writer), CONVLEDGER_PEER_READS (1000 reads per side per round and view),
 // CONVLEDGER_PEER_ROUNDS (3), CONVLEDGER_PEER_READ_EVENTS (1000: the read conversation's length).
 // Every append figure writes 20 events per conversation into fresh conversations.
@@ -104,7 +104,7 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
 
 struct Params {
   uint64_t events = 1000000;
-  uint64_t appends = 10000;
+  uint64_t appends = 20000;
   uint64_t reads = 1000;
   int rounds = 3;
   uint64_t read_events = 1000;
@@ -112,9 +112,17 @@ struct Params {
 };
 Params g;
 
+// The run's directory, removed by Fail in the parent process (the servers' children leave it).
+std::string g_run_dir;
+pid_t g_parent = 0;
+
 [[noreturn]] void Fail(const std::string& what) {
   std::fprintf(stderr, "peer_bench: %s\n", what.c_str());
   std::fflush(stderr);
+  if (getpid() == g_parent && !g_run_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(g_run_dir, ec);
+  }
   std::_Exit(2);
 }
 
@@ -473,6 +481,9 @@ api::Config ServerConfig() {
   std::_Exit(0);
 }
 
+// Control pipes of the children started so far: a later child must not hold them open.
+std::vector<int> g_control_fds;
+
 Child StartServerChild(const std::string& dir, Durability durability) {
   int port_pipe[2], control_pipe[2];
   if (pipe(port_pipe) != 0 || pipe(control_pipe) != 0) Fail("pipe");
@@ -483,6 +494,7 @@ Child StartServerChild(const std::string& dir, Durability durability) {
   if (pid == 0) {
     close(port_pipe[0]);
     close(control_pipe[1]);
+    for (int fd : g_control_fds) close(fd);
     RunServerChild(dir, durability, port_pipe[1], control_pipe[0]);
   }
   close(port_pipe[1]);
@@ -490,6 +502,7 @@ Child StartServerChild(const std::string& dir, Durability durability) {
   Child c;
   c.pid = pid;
   c.control_fd = control_pipe[1];
+  g_control_fds.push_back(c.control_fd);
   c.dir = dir;
   if (read(port_pipe[0], &c.port, sizeof c.port) != sizeof c.port) Fail("the server did not start");
   close(port_pipe[0]);
@@ -526,14 +539,18 @@ void Percentiles(std::vector<uint32_t>& lat_us, Measured* m) {
 // The HTTP client of http_bench.cc: `total` requests over `connections` keep-alive connections
 // on one io_context thread (this one), each connection sending its next request when the
 // previous answer is read. make(i, &out) writes request i's bytes; a response with another
-// status than `expect` counts as an error.
+// status than `expect` counts as an error. Unlike http_bench, requests are partitioned:
+// connection j sends i = j, j + connections, j + 2 * connections, ... in that order (so a
+// conversation whose events all fall to one writer gets them in order, as from one webhook
+// stream; a status never overtakes the send it reports on).
 class HttpLoad {
  public:
   HttpLoad(uint16_t port, int connections, uint64_t total, int expect,
            std::function<void(uint64_t, std::string*)> make)
       : port_(port), total_(total), expect_(expect), make_(std::move(make)) {
     conns_.reserve(connections);
-    for (int i = 0; i < connections; ++i) conns_.push_back(std::make_unique<Conn>(this, ioc_));
+    for (int i = 0; i < connections; ++i)
+      conns_.push_back(std::make_unique<Conn>(this, ioc_, static_cast<uint64_t>(i)));
   }
 
   Measured Run() {
@@ -564,17 +581,20 @@ class HttpLoad {
 
  private:
   struct Conn {
-    Conn(HttpLoad* load, net::io_context& ioc) : load(load), sock(ioc) {}
+    Conn(HttpLoad* load, net::io_context& ioc, uint64_t first)
+        : load(load), sock(ioc), next(first) {}
     HttpLoad* load;
     tcp::socket sock;
     beast::flat_buffer buf;
     std::optional<http::response_parser<http::string_body>> parser;
+    uint64_t next;  // the index of this connection's next request
     std::string out;
     Clock::time_point start;
 
     void Next() {
-      if (load->next_ >= load->total_) return;
-      load->make_(load->next_++, &out);
+      if (next >= load->total_) return;
+      load->make_(next, &out);
+      next += load->conns_.size();
       start = Clock::now();
       net::async_write(sock, net::buffer(out), [this](beast::error_code ec, size_t) {
         if (ec) return Broken("write", ec);
@@ -615,7 +635,6 @@ class HttpLoad {
   const int expect_;
   std::function<void(uint64_t, std::string*)> make_;
   std::vector<std::unique_ptr<Conn>> conns_;
-  uint64_t next_ = 0;
   uint64_t ok_ = 0, errors_ = 0, response_bytes_ = 0;
   std::string first_error_;
   std::vector<uint32_t> lat_us_;
@@ -655,6 +674,7 @@ std::string ReadRequest(const std::string& conversation, const char* what) {
 
 // `total` operations on `threads` threads, each with its own PostgreSQL connection (opened
 // before timing, `setup` run on it); op(conn, i) returns "" on success or an error message.
+// Partitioned as HttpLoad: thread t runs i = t, t + threads, t + 2 * threads, ...
 Measured RunPg(const char* db, int threads, uint64_t total, const std::string& setup,
                const std::function<void(PgConn&)>& prepare,
                const std::function<std::string(PgConn&, uint64_t, uint64_t*)>& op) {
@@ -664,7 +684,6 @@ Measured RunPg(const char* db, int threads, uint64_t total, const std::string& s
     if (!setup.empty()) conns.back()->Exec(setup);
     prepare(*conns.back());
   }
-  std::atomic<uint64_t> next{0};
   std::vector<std::vector<uint32_t>> lat(threads);
   std::vector<uint64_t> ok(threads, 0), errors(threads, 0), bytes(threads, 0);
   std::vector<std::string> first_error(threads);
@@ -673,7 +692,7 @@ Measured RunPg(const char* db, int threads, uint64_t total, const std::string& s
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       lat[t].reserve(total / threads + 1);
-      for (uint64_t i; (i = next.fetch_add(1)) < total;) {
+      for (uint64_t i = t; i < total; i += threads) {
         const auto s = Clock::now();
         uint64_t b = 0;
         std::string err = op(*conns[t], i, &b);
@@ -905,6 +924,8 @@ int main(int argc, char** argv) {
 
   // The servers are forked now, before this process starts any thread.
   TempDir run("peer");
+  g_run_dir = run.path();
+  g_parent = getpid();
   Child durable = StartServerChild(run.path() + "/fsync", Durability::kFsync);
   Child relaxed = StartServerChild(run.path() + "/wal", Durability::kWal);
   Log("peer_bench: convledger fsync server pid %d on 127.0.0.1:%u, wal server pid %d on "
@@ -950,7 +971,10 @@ int main(int argc, char** argv) {
       const AppendCase& c = cases[ci];
       const uint64_t total = c.writers == 1 ? g.appends / 4 : g.appends;
       const int group = static_cast<int>(ci * 10 + round);  // fresh conversations and keys
-      const int conversations = static_cast<int>(std::clamp<uint64_t>(total / 20, 1, 99999));
+      // About 20 events per conversation, a multiple of the writers: every conversation is
+      // written by one writer, in order.
+      const int conversations = static_cast<int>(
+          std::clamp<uint64_t>((total / 20 + c.writers - 1) / c.writers * c.writers, 1, 99984));
       std::vector<std::string> bodies;
       bodies.reserve(total);
       for (uint64_t i = 0; i < total; ++i) bodies.push_back(MixJson(group, conversations, i));
@@ -994,7 +1018,13 @@ int main(int argc, char** argv) {
         "SELECT (SELECT count(*) FROM (SELECT * FROM customer_view EXCEPT SELECT * FROM "
         "customer_view_fold) a) + (SELECT count(*) FROM (SELECT * FROM customer_view_fold EXCEPT "
         "SELECT * FROM customer_view) b)");
-    if (diff != "0") Fail("PostgreSQL: customer_view differs from its fold in " + diff + " rows");
+    if (diff != "0") {
+      Log("%s", conn.Value("SELECT string_agg(x::text, E'\\n') FROM (SELECT 'live' AS side, * FROM "
+                           "(SELECT * FROM customer_view EXCEPT SELECT * FROM customer_view_fold) a "
+                           "UNION ALL SELECT 'fold', * FROM (SELECT * FROM customer_view_fold EXCEPT "
+                           "SELECT * FROM customer_view) b LIMIT 6) x").c_str());
+      Fail("PostgreSQL: customer_view differs from its fold in " + diff + " rows");
+    }
   }
 
   // ---- reads of one long conversation ----
