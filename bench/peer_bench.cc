@@ -364,6 +364,7 @@ struct PgConn {
   explicit PgConn(const std::string& db) {
     c = PQconnectdb((g.pg + " dbname=" + db).c_str());
     if (PQstatus(c) != CONNECTION_OK) Fail("PostgreSQL: " + std::string(PQerrorMessage(c)));
+    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);  // "does not exist, skipping"
   }
   ~PgConn() { PQfinish(c); }
   PgConn(const PgConn&) = delete;
@@ -431,7 +432,8 @@ void CreateDatabases() {
 
 struct Child {
   pid_t pid = -1;
-  int control_fd = -1;  // closing it stops the server
+  int control_fd = -1;  // a byte written: the server answers with its sync count; closed: it stops
+  int reply_fd = -1;    // the port, then the answers
   uint16_t port = 0;
   std::string dir;
 };
@@ -470,10 +472,15 @@ api::Config ServerConfig() {
   std::unique_ptr<api::Server> server = std::move(started).value();
   const uint16_t port = server->port();
   if (write(port_fd, &port, sizeof port) != sizeof port) Fail("server: write port");
-  close(port_fd);
+  // Every byte on the control pipe asks for the number of fsync + fdatasync calls this process
+  // has made so far (bench_util interposes both), so the durable figures show the syncs per
+  // event; end of file stops the server.
   char c;
   while (read(control_fd, &c, 1) > 0) {
+    const uint64_t syncs = SyncCalls();
+    if (write(port_fd, &syncs, sizeof syncs) != sizeof syncs) Fail("server: write syncs");
   }
+  close(port_fd);
   server->Shutdown();
   server.reset();
   ledger.reset();
@@ -504,13 +511,24 @@ Child StartServerChild(const std::string& dir, Durability durability) {
   c.control_fd = control_pipe[1];
   g_control_fds.push_back(c.control_fd);
   c.dir = dir;
+  c.reply_fd = port_pipe[0];
+  g_control_fds.push_back(c.reply_fd);
   if (read(port_pipe[0], &c.port, sizeof c.port) != sizeof c.port) Fail("the server did not start");
-  close(port_pipe[0]);
   return c;
+}
+
+// fsync + fdatasync calls the server process has made so far.
+uint64_t ServerSyncs(const Child& c) {
+  const char ask = 's';
+  uint64_t syncs = 0;
+  if (write(c.control_fd, &ask, 1) != 1 || read(c.reply_fd, &syncs, sizeof syncs) != sizeof syncs)
+    Fail("the server did not answer");
+  return syncs;
 }
 
 void StopServerChild(Child& c) {
   close(c.control_fd);
+  close(c.reply_fd);
   int status = 0;
   waitpid(c.pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -952,7 +970,20 @@ int main(int argc, char** argv) {
       {"append, relaxed (wal / synchronous_commit=off), 1 writer", false, 1},
       {"append, relaxed (wal / synchronous_commit=off), 16 writers", false, 16},
   };
+  uint64_t body_bytes = 0, body_count = 0, body_min = UINT64_MAX, body_max = 0;
   std::vector<Figure> append_p50;
+  std::vector<std::vector<double>> syncs_per_event(std::size(cases));  // convledger
+  std::vector<std::vector<double>> pg_syncs_per_event(std::size(cases)), pg_wal_per_event(std::size(cases));
+  // PostgreSQL's WAL syncs and bytes so far (pg_stat_wal; backends report at most once a second
+  // and on exit, so it is read a little after a measurement's connections are closed).
+  auto pg_wal = [] {
+    PgConn conn(kAppendDb);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    const std::string v = conn.Value("SELECT wal_sync || ' ' || wal_bytes FROM pg_stat_wal");
+    double syncs = 0, bytes = 0;
+    std::sscanf(v.c_str(), "%lf %lf", &syncs, &bytes);
+    return std::pair<double, double>(syncs, bytes);
+  };
   for (const auto& c : cases) {
     Figure f;
     f.name = c.name;
@@ -977,25 +1008,38 @@ int main(int argc, char** argv) {
           std::clamp<uint64_t>((total / 20 + c.writers - 1) / c.writers * c.writers, 1, 99984));
       std::vector<std::string> bodies;
       bodies.reserve(total);
-      for (uint64_t i = 0; i < total; ++i) bodies.push_back(MixJson(group, conversations, i));
+      for (uint64_t i = 0; i < total; ++i) {
+        bodies.push_back(MixJson(group, conversations, i));
+        body_bytes += bodies.back().size();
+        body_min = std::min<uint64_t>(body_min, bodies.back().size());
+        body_max = std::max<uint64_t>(body_max, bodies.back().size());
+        ++body_count;
+      }
       auto ours = [&] {
         std::vector<std::string> requests;
         requests.reserve(total);
         for (const auto& b : bodies) requests.push_back(AppendRequest(b));
-        HttpLoad load(c.durable ? durable.port : relaxed.port, c.writers, total, 201,
+        const Child& server = c.durable ? durable : relaxed;
+        HttpLoad load(server.port, c.writers, total, 201,
                       [&](uint64_t i, std::string* out) { out->assign(requests[i]); });
+        const uint64_t syncs0 = ServerSyncs(server);
         Measured m = load.Run();
+        syncs_per_event[ci].push_back(static_cast<double>(ServerSyncs(server) - syncs0) / total);
         LogMeasured("convledger", c.name, round, m);
         figures[ci].ours.push_back(m.errors ? NAN : m.rate);
         append_p50[ci].ours.push_back(m.p50_ms);
       };
       auto theirs = [&] {
+        const auto wal0 = pg_wal();
         Measured m = RunPg(
             kAppendDb, c.writers, total,
             c.durable ? "SET synchronous_commit = on" : "SET synchronous_commit = off",
             [](PgConn& conn) { conn.Prepare("append", kAppendSql); },
             [&](PgConn& conn, uint64_t i, uint64_t*) { return conn.Run("append", bodies[i]); });
         LogMeasured("PostgreSQL", c.name, round, m);
+        const auto wal1 = pg_wal();
+        pg_syncs_per_event[ci].push_back((wal1.first - wal0.first) / total);
+        pg_wal_per_event[ci].push_back((wal1.second - wal0.second) / total);
         figures[ci].theirs.push_back(m.errors ? NAN : m.rate);
         append_p50[ci].theirs.push_back(m.p50_ms);
       };
@@ -1203,8 +1247,9 @@ int main(int argc, char** argv) {
       << "Appends: " << WithCommas(static_cast<double>(g.appends)) << " events per side per round "
       << "with 16 writers, " << WithCommas(static_cast<double>(g.appends / 4)) << " with 1, 20 per "
       << "conversation, fresh conversations for every figure and round (6 sends, 3 "
-      << "statuses, 1 edit in every 10 events; request bodies " << MixJson(1, 1, 2).size() << "-"
-      << MixJson(1, 1, 1).size() << " bytes of JSON). Reads: " << g.reads
+      << "statuses, 1 edit in every 10 events; request bodies " << body_min << "-" << body_max
+      << " bytes of JSON, " << body_bytes / std::max<uint64_t>(1, body_count)
+      << " on average). Reads: " << g.reads
       << " per side per round and figure, one client, one request at a time, after 20 warm-up "
       << "requests; the " << g.read_events << "-event conversation's history is "
       << WithCommas(static_cast<double>(ours_bytes[0])) << " B of JSON from convledger and "
@@ -1224,6 +1269,22 @@ int main(int argc, char** argv) {
       << Fixed(served_bytes[0] / 1048576.0, 1) << " MiB, wal " << Fixed(served_bytes[1] / 1048576.0, 1)
       << " MiB; PostgreSQL's append database holds " << WithCommas(static_cast<double>(pg_append_events))
       << " events. Measured part of the run: " << Fixed(run_s / 60, 1) << " minutes.\n";
+  out << "\nconvledger's fsync + fdatasync calls per event appended (server process, per round): ";
+  for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    out << (ci ? "; " : "") << cases[ci].writers << (cases[ci].writers == 1 ? " writer " : " writers ")
+        << (cases[ci].durable ? "fsync " : "wal ") << Join(syncs_per_event[ci], 2);
+  }
+  out << ". PostgreSQL's WAL syncs per event (pg_stat_wal.wal_sync, whole cluster, per round): ";
+  for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    out << (ci ? "; " : "") << cases[ci].writers << (cases[ci].writers == 1 ? " writer " : " writers ")
+        << (cases[ci].durable ? "on " : "off ") << Join(pg_syncs_per_event[ci], 2);
+  }
+  out << "; WAL bytes per event: ";
+  for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    out << (ci ? "; " : "") << cases[ci].writers << (cases[ci].writers == 1 ? " writer " : " writers ")
+        << (cases[ci].durable ? "on " : "off ") << Join(pg_wal_per_event[ci], 0);
+  }
+  out << ".\n";
   if (missed) out << "\nTargets missed: " << missed << ".\n";
 
   const std::string summary = out.str();
