@@ -37,6 +37,25 @@ Status SubjectMismatch(const Event& e, const std::string& stored) {
 
 }  // namespace
 
+bool LedgerImpl::CommittedConversationSubject(const std::string& conversation_id,
+                                              std::string* value) const {
+  {
+    std::lock_guard lk(subject_cache_mu_);
+    if (auto it = subject_cache_.find(conversation_id); it != subject_cache_.end()) {
+      *value = it->second;
+      return true;
+    }
+  }
+  if (!db_->Get(rocksdb::ReadOptions(), keys_cf_, keystore::ConversationKey(conversation_id),
+                value)
+           .ok())
+    return false;
+  std::lock_guard lk(subject_cache_mu_);
+  if (subject_cache_.size() >= 1000000) subject_cache_.clear();
+  subject_cache_.emplace(conversation_id, *value);
+  return true;
+}
+
 Status LedgerImpl::PrepareSealing(std::vector<Prepared>& out) const {
   if (keys_cf_ == nullptr) return Status::OK();
   // Subjects resolved for conversations this call starts (only their first event stores it).
@@ -49,20 +68,16 @@ Status LedgerImpl::PrepareSealing(std::vector<Prepared>& out) const {
       if (!e.subject.empty() && e.subject != subject) return SubjectMismatch(e, subject);
     } else {
       std::string v;
-      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys_cf_,
-                                   keystore::ConversationKey(e.conversation_id), &v);
-      if (s.ok() && v.size() >= keystore::kIdBytes) {
+      if (CommittedConversationSubject(e.conversation_id, &v) && v.size() >= keystore::kIdBytes) {
         subject = v.substr(keystore::kIdBytes);
         if (!e.subject.empty() && e.subject != subject &&
             e.type != EventType::kSubjectErased && e.type != EventType::kErasureRefused)
           return SubjectMismatch(e, subject);
-      } else if (s.IsNotFound()) {
+      } else {
         // A new conversation (or one written before subjects existed): the given subject
         // (stored in the event), or else the conversation itself (stored as no subject, so a
         // retry of the same input encodes the same bytes).
         subject = e.subject.empty() ? e.conversation_id : e.subject;
-      } else {
-        return Status::IOError("reading a conversation's subject: " + s.ToString());
       }
       started.emplace(e.conversation_id, subject);
     }
@@ -120,7 +135,13 @@ Status LedgerImpl::EnsureSubjectKey(const std::string& sid, const std::string& t
                                     rocksdb::WriteBatch* batch, crypto::Key* out) {
   std::string v;
   keystore::SubjectRecord rec;
-  const bool exists = KeyGet(keystore::SubjectKey(sid), group, local, &v);
+  // Fast path: an active subject whose key is cached and whose record this group has not
+  // touched (an erasure in this group rewrites the record and is seen in the overlays; one
+  // committed earlier removed the key from the cache).
+  const std::string skey = keystore::SubjectKey(sid);
+  if (!local.keys.count(skey) && !group.keys.count(skey) && keystore_->CachedSubjectKey(sid, out))
+    return Status::OK();
+  const bool exists = KeyGet(skey, group, local, &v);
   if (exists && !keystore::DecodeSubject(v, &rec))
     return Status::Corruption("corrupt_key", "a subject key record is unreadable");
   if (exists && rec.active) {
@@ -146,6 +167,17 @@ Status LedgerImpl::EnsureSubjectKey(const std::string& sid, const std::string& t
   return Status::OK();
 }
 
+void LedgerImpl::MarkPurge(Writer* w, Overlay& local, rocksdb::WriteBatch* batch) {
+  if (w->purge) return;
+  // Written with the destruction: if the process dies before the purge below ends, the next
+  // read-write open finds the marker and purges then.
+  std::string id(8, '\0');
+  crypto::RandomBytes(id.data(), id.size());
+  w->purge_marker = std::string(keystore::kPurgePendingPrefix) + id;
+  KeyPut(w->purge_marker, "", local, batch);
+  w->purge = true;
+}
+
 Status LedgerImpl::ApplyKeys(Prepared& p, Writer* w, Overlay& group, Overlay& local,
                              rocksdb::WriteBatch* batch) {
   if (keys_cf_ == nullptr) return Status::OK();
@@ -153,7 +185,14 @@ Status LedgerImpl::ApplyKeys(Prepared& p, Writer* w, Overlay& group, Overlay& lo
   // The conversation's subject: fixed by its first event.
   std::string v, sid, subject;
   const std::string ckey = keystore::ConversationKey(e.conversation_id);
-  if (KeyGet(ckey, group, local, &v) && v.size() >= keystore::kIdBytes) {
+  bool mapped = false;
+  for (Overlay* o : {&local, &group})
+    if (auto it = o->keys.find(ckey); !mapped && it != o->keys.end() && it->second) {
+      v = *it->second;
+      mapped = true;
+    }
+  if (!mapped) mapped = CommittedConversationSubject(e.conversation_id, &v);
+  if (mapped && v.size() >= keystore::kIdBytes) {
     sid = v.substr(0, keystore::kIdBytes);
     subject = v.substr(keystore::kIdBytes);
     if (sid != p.sid) {
@@ -231,7 +270,7 @@ Status LedgerImpl::ApplyKeys(Prepared& p, Writer* w, Overlay& group, Overlay& lo
         i->second = std::nullopt;
       KeyPut(keystore::RedactedKey(sid, mid), "", local, batch);
       destroy_evidence("y" + sid + mid);
-      w->purge = true;
+      MarkPurge(w, local, batch);
       break;
     }
     case EventType::kSubjectErased: {
@@ -252,7 +291,7 @@ Status LedgerImpl::ApplyKeys(Prepared& p, Writer* w, Overlay& group, Overlay& lo
         local.forget_subjects.push_back(sid);
         std::erase_if(local.new_subject_keys, [&](const auto& k) { return k.first == sid; });
       }
-      w->purge = true;
+      MarkPurge(w, local, batch);
       break;
     }
     case EventType::kLegalHoldChanged: {
@@ -299,7 +338,7 @@ void LedgerImpl::PutSealedEvidence(const EvidenceDelivery& d, const Digest& sha,
   crypto::Cleanse(k.data(), k.size());
 }
 
-Status LedgerImpl::PurgeDestroyedKeys() {
+Status LedgerImpl::PurgeDestroyedKeys(const std::string& marker) {
   std::lock_guard lk(purge_mu_);
   rocksdb::FlushOptions fo;
   fo.wait = true;
@@ -318,7 +357,33 @@ Status LedgerImpl::PurgeDestroyedKeys() {
   // Obsolete WAL and SST files are deleted by RocksDB's purge after the flush and compaction.
   s = db_->FlushWAL(true);
   if (!s.ok()) return FromRocksStatus(s, "syncing the WAL after a key destruction");
+  // Done: drop this purge's marker (empty: every marker, the purge at open).
+  std::vector<std::string> markers;
+  if (marker.empty()) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), keys_cf_));
+    for (it->Seek(keystore::kPurgePendingPrefix);
+         it->Valid() && it->key().starts_with(keystore::kPurgePendingPrefix); it->Next())
+      markers.push_back(it->key().ToString());
+  } else {
+    markers.push_back(marker);
+  }
+  for (const std::string& m : markers) {
+    s = db_->Delete(rocksdb::WriteOptions(), keys_cf_, m);
+    if (!s.ok()) return FromRocksStatus(s, "clearing a purge marker");
+  }
   return Status::OK();
+}
+
+Status LedgerImpl::ResumePurge() {
+  if (keys_cf_ == nullptr || options_.read_only) return Status::OK();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), keys_cf_));
+  it->Seek(keystore::kPurgePendingPrefix);
+  const bool pending = it->Valid() && it->key().starts_with(keystore::kPurgePendingPrefix);
+  it.reset();
+  if (!pending) return Status::OK();
+  if (options_.info_log)
+    options_.info_log("a key destruction was interrupted before its purge; purging now");
+  return PurgeDestroyedKeys({});
 }
 
 void LedgerImpl::RecordRefusals(Writer& w) {

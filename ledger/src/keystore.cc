@@ -256,6 +256,14 @@ bool KeyStore::SubjectKey(std::string_view sid, const SubjectRecord& rec, crypto
   return true;
 }
 
+bool KeyStore::CachedSubjectKey(std::string_view sid, crypto::Key* out) {
+  std::lock_guard lk(mu_);
+  auto it = subject_keys_.find(std::string(sid));
+  if (it == subject_keys_.end()) return false;
+  *out = it->second;
+  return true;
+}
+
 void KeyStore::Remember(std::string_view sid, const crypto::Key& key) {
   std::lock_guard lk(mu_);
   if (subject_keys_.size() > 100000) {

@@ -1,6 +1,7 @@
 // The `keys` column family: the only mutable secret material (see ledger/content.h).
 //
 //   '!' "master_check"                 -> HMAC(master, "convledger/master-key-check")
+//   '!purge/' || rnd(8)                -> "" : a destruction not yet purged from the files
 //   's' || sid                         -> state(1: 1 active, 2 erased) || wrapped subject key (60,
 //                                         active only) || be16 len || tenant || subject
 //   'd' || sid || mid || rnd(8)        -> data key wrapped by the subject key (60)
@@ -37,6 +38,8 @@ namespace convledger::keystore {
 
 inline constexpr char kKeysCf[] = "keys";
 inline constexpr size_t kIdBytes = 16;
+// '!purge/' || rnd(8) -> "": keys were destroyed and not purged from disk yet.
+inline constexpr char kPurgePendingPrefix[] = "!purge/";
 
 std::string SubjectId(std::string_view tenant, std::string_view subject);
 std::string MessageId(std::string_view conversation_id, std::string_view message_id);
@@ -87,6 +90,8 @@ class KeyStore final : public ContentOpener {
 
   // The unwrapped key of an active subject record (cached).
   bool SubjectKey(std::string_view sid, const SubjectRecord& rec, crypto::Key* out);
+  // The cached key of an active subject, without reading its record.
+  bool CachedSubjectKey(std::string_view sid, crypto::Key* out);
   void Remember(std::string_view sid, const crypto::Key& key);
   void Forget(std::string_view sid);
 

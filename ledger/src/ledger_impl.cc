@@ -352,6 +352,7 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
     if (!ks.ok()) return ks.status();
     impl->keystore_ = std::move(ks).value();
   }
+  if (Status st = impl->ResumePurge(); !st.ok()) return st;
   if (Status st = impl->OpenMerkle(); !st.ok()) return st;
   for (const auto& proj : options.projections) {
     auto slot = std::make_unique<ProjSlot>();
@@ -450,7 +451,7 @@ Result<std::vector<AppendResult>> LedgerImpl::AppendImpl(std::vector<Event> even
     return w.status;
   }
   if (w.purge)
-    if (Status st = PurgeDestroyedKeys(); !st.ok()) return st;
+    if (Status st = PurgeDestroyedKeys(w.purge_marker); !st.ok()) return st;
   return std::move(w.results);
 }
 

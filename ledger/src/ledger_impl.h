@@ -120,6 +120,7 @@ class LedgerImpl final : public Ledger {
     // Redactions / erasures refused by a legal hold, to be recorded as erasure.refused.
     std::vector<Event> refusals;
     bool purge = false;  // keys were destroyed: flush and compact before returning
+    std::string purge_marker;
     Status status;
     std::vector<AppendResult> results;
     std::condition_variable cv;
@@ -185,8 +186,11 @@ class LedgerImpl final : public Ledger {
                           rocksdb::WriteBatch* batch, crypto::Key* out);
   void PutSealedEvidence(const EvidenceDelivery& d, const Digest& sha, rocksdb::WriteBatch* batch);
   // Flushes every column family and compacts the keys column family, so destroyed keys leave
-  // no copy in the memtable, the WAL or an SST file.
-  Status PurgeDestroyedKeys();
+  // no copy in the memtable, the WAL or an SST file; then drops `marker` (empty: all markers).
+  Status PurgeDestroyedKeys(const std::string& marker);
+  // At a read-write open: finishes a purge a crash interrupted (its marker is still there).
+  Status ResumePurge();
+  void MarkPurge(Writer* w, Overlay& local, rocksdb::WriteBatch* batch);
   // Appends the erasure.refused events of a writer refused by a legal hold.
   void RecordRefusals(Writer& w);
   Status HeadFromLog(std::string_view conversation_id, bool* exists, keys::HeadValue* out);
@@ -271,6 +275,12 @@ class LedgerImpl final : public Ledger {
   std::unique_ptr<signing::SigningKey> signing_key_;  // GUARDED_BY(key_mu_); loaded on first use
 
   rocksdb::ColumnFamilyHandle* keys_cf_ = nullptr;
+  // Committed conversation -> sid || subject (never changes once written), so an append does not
+  // read it from the keys column family twice per event.
+  mutable std::mutex subject_cache_mu_;
+  mutable std::unordered_map<std::string, std::string> subject_cache_;  // GUARDED_BY(above)
+  // The committed conversation's mapping ('c' record value), from the cache or the database.
+  bool CommittedConversationSubject(const std::string& conversation_id, std::string* value) const;
   std::unique_ptr<keystore::KeyStore> keystore_;
   std::mutex purge_mu_;
 

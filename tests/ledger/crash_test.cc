@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "projections/projections.h"
 #include "test_util.h"
 
 extern char** environ;
@@ -43,7 +44,8 @@ struct ChildRun {
 };
 
 // Starts crash_writer on `dir`, kills it with SIGKILL after `kill_after`, returns what it printed.
-ChildRun RunAndKill(const std::string& dir, int round, std::chrono::milliseconds kill_after) {
+ChildRun RunAndKill(const std::string& dir, int round, std::chrono::milliseconds kill_after,
+                    bool erase = false) {
   ChildRun run;
   int fds[2];
   if (::pipe(fds) != 0) {
@@ -58,8 +60,9 @@ ChildRun RunAndKill(const std::string& dir, int round, std::chrono::milliseconds
   std::string exe = CRASH_WRITER_PATH;
   std::string round_s = std::to_string(round);
   std::string threads_s = "4";
+  std::string mode = "erase";
   char* argv[] = {exe.data(), const_cast<char*>(dir.c_str()), round_s.data(), threads_s.data(),
-                  nullptr};
+                  erase ? mode.data() : nullptr, nullptr};
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -167,6 +170,72 @@ TEST(CrashTest, AcknowledgedEventsSurviveSigkillInFsyncMode) {
   RecordProperty("acknowledged_events", static_cast<int>(acked.size()));
   // The test means nothing if the child never got an append acknowledged.
   EXPECT_GT(acked.size(), 0u);
+}
+
+// A kill inside a redaction or an erasure leaves the old state or the new one: never a key half
+// destroyed (content that neither opens nor says redacted/erased), never an erasure in one of a
+// subject's conversations and not the other, and the views equal a rebuild from the log.
+TEST(CrashTest, ErasureInterruptedBySigkillLeavesTheOldOrTheNewState) {
+  constexpr int kRounds = 8;
+  test::TempDir dir;
+  const std::string ledger_dir = dir.Sub("ledger");
+  const unsigned seed = std::random_device{}();
+  std::cout << "[ crash    ] seed " << seed << "\n";
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> kill_ms(50, 400);
+  size_t erasures_seen = 0, redactions_seen = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
+    ChildRun run = RunAndKill(ledger_dir, round, std::chrono::milliseconds(kill_ms(rng)), true);
+    ASSERT_TRUE(WIFSIGNALED(run.wait_status) && WTERMSIG(run.wait_status) == SIGKILL)
+        << "crash_writer ended on its own (status " << run.wait_status << ")";
+    Options options;
+    options.projections = projections::MakeAll();
+    std::unique_ptr<Ledger> ledger = test::OpenOrDie(ledger_dir, options);
+    ASSERT_NE(ledger, nullptr);
+    // Opening every sealed content succeeds: each key is there or destroyed, never damaged.
+    ASSERT_OK_AND_ASSIGN(std::vector<Event> events, ledger->ReadGlobal(0));
+    std::map<std::string, std::vector<const Event*>> by_conv;
+    for (const Event& e : events) by_conv[e.conversation_id].push_back(&e);
+    std::map<std::string, bool> erased_subject;  // subject -> erased in "-a"
+    for (const auto& [conv, evs] : by_conv) {
+      if (conv.rfind("es", 0) != 0) continue;
+      bool erased = false, m2_redacted = false;
+      for (const Event* e : evs) {
+        if (e->type == EventType::kSubjectErased) erased = true;
+        if (e->type == EventType::kMessageRedacted) m2_redacted = true;
+      }
+      for (const Event* e : evs) {
+        if (e->type != EventType::kMessageSent) continue;
+        if (erased)
+          EXPECT_TRUE(e->content_access == ContentAccess::kErased ||
+                      e->content_access == ContentAccess::kRedacted)
+              << conv << " " << e->message_id;
+        else if (e->message_id == "m2" && m2_redacted)
+          EXPECT_EQ(e->content_access, ContentAccess::kRedacted) << conv;
+        else
+          EXPECT_EQ(e->content_access, ContentAccess::kOpened) << conv << " " << e->message_id;
+      }
+      const std::string subject = conv.substr(2, conv.size() - 4);
+      const bool side_a = conv.back() == 'a';
+      if (side_a) erased_subject[subject] = erased;
+      else if (erased_subject.count(subject))
+        EXPECT_EQ(erased_subject[subject], erased) << "erasure of " << subject << " is partial";
+      erasures_seen += erased && side_a;
+      redactions_seen += m2_redacted;
+    }
+    VerifyReport report;
+    ASSERT_OK(ledger->Verify(&report));
+    ASSERT_TRUE(report.ok()) << ::testing::PrintToString(report.problems);
+    ASSERT_TRUE(ledger->WaitForProjections(std::chrono::seconds(60)));
+    for (const char* view : {"history", "customer_view", "analytics"}) {
+      ASSERT_OK_AND_ASSIGN(RebuildReport rep, ledger->RebuildProjection(view, false));
+      EXPECT_TRUE(rep.equal) << view << ": " << rep.first_difference;
+    }
+  }
+  std::cout << "[ crash    ] " << erasures_seen << " erasures and " << redactions_seen
+            << " redactions survived kills\n";
+  EXPECT_GT(erasures_seen, 0u);
 }
 
 }  // namespace

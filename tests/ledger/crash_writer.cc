@@ -6,7 +6,11 @@
 // Each Append's lines go out in one write(2) to stdout (a pipe; under PIPE_BUF bytes, so never
 // torn), so whatever the parent reads was acknowledged before the kill.
 //
-// Usage: crash_writer DIR ROUND [THREADS]
+// Usage: crash_writer DIR ROUND [THREADS [erase]]
+//
+// With "erase", one more thread keeps starting a subject with two conversations, redacting one
+// of its messages and erasing the subject (crypto-shredding), so kills land inside redactions
+// and erasures too. It prints nothing: the test checks the state it leaves.
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,6 +23,7 @@
 
 #include "ledger/event.h"
 #include "ledger/ledger.h"
+#include "projections/projections.h"
 
 namespace {
 
@@ -90,6 +95,8 @@ int main(int argc, char** argv) {
 
   convledger::Options options;
   options.durability = convledger::Durability::kFsync;
+  // The views are folded in every append, so a kill also tests that they stay in step.
+  options.projections = convledger::projections::MakeAll();
   auto opened = convledger::Ledger::Open(dir, options);
   if (!opened.ok()) {
     std::fprintf(stderr, "crash_writer: open: %s\n", opened.status().ToString().c_str());
@@ -98,6 +105,35 @@ int main(int argc, char** argv) {
   std::unique_ptr<convledger::Ledger> ledger = std::move(opened).value();
 
   std::vector<std::thread> workers;
+  if (argc > 4 && std::string(argv[4]) == "erase") {
+    workers.emplace_back([&] {
+      for (uint64_t i = 0;; ++i) {
+        const std::string subject = "subj-r" + round + "-" + std::to_string(i);
+        std::vector<Event> batch;
+        for (const char* side : {"-a", "-b"}) {
+          Event e = SentEv("es" + subject + side, "m1");
+          e.subject = subject;
+          batch.push_back(e);
+          batch.push_back(SentEv("es" + subject + side, "m2"));
+        }
+        auto r = ledger->Append(std::move(batch));
+        Event red = Base(EventType::kMessageRedacted, "es" + subject + "-a");
+        red.message_id = "m2";
+        red.reason = "card number";
+        if (r.ok()) r = ledger->Append({red});
+        convledger::EraseRequest req;
+        req.tenant = "crash";
+        req.subject = subject;
+        req.reason = "GDPR";
+        auto erased = ledger->EraseSubject(req);
+        if (!r.ok() || !erased.ok()) {
+          std::fprintf(stderr, "crash_writer: erase: %s\n",
+                       (!r.ok() ? r.status() : erased.status()).ToString().c_str());
+          std::_Exit(4);
+        }
+      }
+    });
+  }
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       for (uint64_t i = 0;; ++i) {
