@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "ledger/event_json.h"
+#include "rocks_status.h"
 
 namespace convledger {
 namespace {
@@ -36,7 +37,7 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return Status::Corruption("storage_corruption", what + ": " + s.ToString());
   if (s.IsNotFound()) return Status::NotFound("not_found", what + ": " + s.ToString());
   if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(what + ": " + s.ToString());
-  return Status::IOError(what + ": " + s.ToString());
+  return IOErrorFromRocks(s, what + ": " + s.ToString());
 }
 
 Status WithIndex(const Status& st, size_t index, size_t count) {
@@ -566,7 +567,7 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
     wo.sync = sync;
     rocksdb::Status s = db_->Write(wo, &batch);
     if (!s.ok()) {
-      bg_error_ = Status::IOError("append failed, ledger needs reopening: " + s.ToString());
+      bg_error_ = IOErrorFromRocks(s, "append failed, ledger needs reopening: " + s.ToString());
       for (Writer* x : group)
         if (x->status.ok()) {
           x->status = bg_error_;

@@ -28,6 +28,7 @@
 #include "codec.h"
 #include "keys.h"
 #include "ledger_impl.h"
+#include "rocks_status.h"
 
 namespace convledger {
 namespace {
@@ -38,7 +39,7 @@ constexpr uint64_t kBarrierGap = 2048;    // catch up under the barrier once thi
 Status FromRocksStatus(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::OK();
   if (s.IsCorruption()) return Status::Corruption("storage_corruption", what + ": " + s.ToString());
-  return Status::IOError(what + ": " + s.ToString());
+  return IOErrorFromRocks(s, what + ": " + s.ToString());
 }
 
 // Staged writes of a fold outside commit groups: key -> value, nullopt = delete. Unordered: the
