@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "ledger/event_json.h"
+#include "rocks_info_log.h"
 #include "rocks_status.h"
 
 namespace convledger {
@@ -206,6 +207,7 @@ Result<std::unique_ptr<Ledger>> LedgerImpl::Open(const std::string& dir, const O
   // flush (measured: 5.5 GB of WAL and 717 MiB RSS after 1,000,000 events; bench/RESULTS.md).
   db_opts.db_write_buffer_size = options.write_buffer_budget_bytes;
   db_opts.max_total_wal_size = options.max_wal_bytes;
+  db_opts.info_log = NewInfoLog(dir);  // survives a full disk (rocks_info_log.h)
   // Few, large shards: RocksDB's default of 64 shards makes each 1 MiB for a 64 MiB cache, and an
   // index block larger than its shard (1-2 MB for a compacted file of a few tens of MB) is never
   // cached, so every seek re-reads it (measured: 0.7 ms per Get, ScanGlobal 16x slower).
