@@ -187,7 +187,13 @@ LedgerImpl::~LedgerImpl() {
       wo.sync = true;
       db_->Put(wo, default_cf_, keys::kLastGlobalSeqKey, v).PermitUncheckedError();
     }
-    if (!options_.read_only) db_->FlushWAL(true).PermitUncheckedError();
+    if (!options_.read_only && bg_error_.ok()) db_->FlushWAL(true).PermitUncheckedError();
+    if (!options_.read_only && !bg_error_.ok()) {
+      // A write failed (a full disk): RocksDB's WAL writer keeps the error, and flushing it or
+      // the memtables now trips an assert in Debian's RocksDB (abort). Close like a crash
+      // instead: the WAL already holds every acknowledged append and is replayed at the next open.
+      db_->SetDBOptions({{"avoid_flush_during_shutdown", "true"}}).PermitUncheckedError();
+    }
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db_->Close().PermitUncheckedError();
   }
