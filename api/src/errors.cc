@@ -22,7 +22,8 @@ HttpError FromStatus(const Status& status) {
     case C::kIdempotencyConflict: http = 409; break;
     case C::kInvariantViolation: http = 422; break;
     case C::kBusy: http = 503; break;
-    case C::kIOError: http = 503; break;
+    // A full disk is 507 Insufficient Storage: the client should not retry until space is freed.
+    case C::kIOError: http = status.reason() == "disk_full" ? 507 : 503; break;
     case C::kCorruption: http = 500; break;
   }
   std::string code = status.reason().empty() ? std::string(status.code_name()) : status.reason();

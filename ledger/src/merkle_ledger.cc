@@ -10,6 +10,7 @@
 #include "keys.h"
 #include "ledger_impl.h"
 #include "merkle_tree.h"
+#include "rocks_status.h"
 
 namespace convledger {
 namespace {
@@ -96,7 +97,7 @@ Status LedgerImpl::OpenMerkle() {
       rocksdb::WriteOptions wo;
       rocksdb::Status s = db_->Write(wo, &batch);
       batch.Clear();
-      if (!s.ok()) return Status::IOError("writing the merkle tree: " + s.ToString());
+      if (!s.ok()) return IOErrorFromRocks(s, "writing the merkle tree: " + s.ToString());
       return Status::OK();
     };
     auto emit = [&](int level, uint64_t index, const Digest& h) {

@@ -28,6 +28,7 @@
 #include "codec.h"
 #include "keys.h"
 #include "ledger_impl.h"
+#include "rocks_status.h"
 
 namespace convledger {
 namespace {

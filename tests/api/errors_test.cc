@@ -27,6 +27,17 @@ TEST(Errors, StatusMapping) {
   EXPECT_EQ(FromStatus(Status::NotFound("conversation_not_found", "x")).status, 404);
   EXPECT_EQ(FromStatus(Status::Busy("projection_rebuilding", "x")).status, 503);
   EXPECT_EQ(FromStatus(Status::Corruption("hash_mismatch", "x")).status, 500);
+  EXPECT_EQ(FromStatus(Status::IOError("x")).status, 503);
+  EXPECT_EQ(FromStatus(Status::IOError("x")).code, "io_error");
+}
+
+TEST(Errors, DiskFullIs507WithItsOwnCode) {
+  const HttpError e = FromStatus(Status::DiskFull("append failed: No space left on device"));
+  EXPECT_EQ(e.status, 507);
+  EXPECT_EQ(e.code, "disk_full");
+  EXPECT_EQ(e.message, "append failed: No space left on device");
+  // Still an I/O error for everything that looks at the code (the CLI's exit code 3).
+  EXPECT_TRUE(Status::DiskFull("x").IsIOError());
 }
 
 }  // namespace

@@ -53,6 +53,10 @@ class [[nodiscard]] Status {
   static Status IOError(std::string msg) {
     return Status(Code::kIOError, "io_error", std::move(msg));
   }
+  // An I/O error because the disk (the ledger's file system) is full: reason "disk_full".
+  static Status DiskFull(std::string msg) {
+    return Status(Code::kIOError, "disk_full", std::move(msg));
+  }
   static Status Busy(std::string msg) { return Status(Code::kBusy, "busy", std::move(msg)); }
   static Status Busy(std::string reason, std::string msg) {
     return Status(Code::kBusy, std::move(reason), std::move(msg));
