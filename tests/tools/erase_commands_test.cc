@@ -361,9 +361,10 @@ TEST(RetentionPeriodTest, ParsesAndComputesCutoffs) {
             at("2020-02-29T00:00:00Z"));
   EXPECT_EQ(RetentionCutoffMicros(at("2026-03-31T00:00:00Z"), *ParseRetentionPeriod("90d")),
             at("2025-12-31T00:00:00Z"));
-  // Before 1970 too.
+  // Before 1970 too (ParseRfc3339 takes no such time: 1965-06-01T06:00:00Z is 1675 days less
+  // 6 hours before the epoch).
   EXPECT_EQ(RetentionCutoffMicros(at("1975-06-01T06:00:00Z"), *ParseRetentionPeriod("10y")),
-            at("1965-06-01T06:00:00Z"));
+            -(int64_t{1675} * 86400 - 6 * 3600) * 1000000);
 }
 
 // ---- the master key ----
