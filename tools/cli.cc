@@ -57,6 +57,11 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   app.add_option("--log-level", log_level, "Log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  std::string master_key_file;
+  app.add_option("--master-key-file", master_key_file,
+                 "File holding the master key (64 hex characters); overrides "
+                 "CONVLEDGER_MASTER_KEY and CONVLEDGER_MASTER_KEY_FILE (default: "
+                 "<data>/keys/master.key)");
 
   AppendCommand append;
   CLI::App* append_cmd = app.add_subcommand(
@@ -224,6 +229,44 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   consistency_cmd->add_option("--to", consistency.to, "Second tree size")->required();
   consistency_cmd->add_flag("--pretty", consistency.pretty, "Indented JSON instead of one line");
 
+  EraseCommand erase;
+  CLI::App* erase_cmd = app.add_subcommand(
+      "erase",
+      "Erase a data subject (crypto-shredding: its keys are destroyed, its events stay); "
+      "prints the report as JSON");
+  AddDataOption(erase_cmd, &erase.data_dir);
+  erase_cmd->add_option("--subject", erase.subject, "The data subject (customer) id")->required();
+  erase_cmd->add_option("--reason", erase.reason, "Why (recorded in the events)")->required();
+  erase_cmd->add_option("--tenant", erase.tenant, "The subject's tenant")->capture_default_str();
+  erase_cmd->add_option("--actor", erase.actor,
+                        "Who asked (recorded as an agent; default: system/erasure)");
+  erase_cmd->add_flag("--override-hold", erase.override_hold,
+                      "Erase despite a legal hold (recorded in the events)");
+
+  SubjectsCommand subjects;
+  CLI::App* subjects_cmd = app.add_subcommand(
+      "subjects", "List data subjects as JSON lines (conversations, last activity, held, erased)");
+  AddDataOption(subjects_cmd, &subjects.data_dir);
+  subjects_cmd->add_option("--tenant", subjects.tenant, "Only this tenant (default: all)");
+
+  RetentionCommand retention;
+  CLI::App* retention_cmd = app.add_subcommand("retention", "Retention policies");
+  retention_cmd->require_subcommand(1);
+  CLI::App* retention_apply_cmd = retention_cmd->add_subcommand(
+      "apply",
+      "Erase the subjects whose conversations have all been inactive longer than their tenant's "
+      "period (dry run unless --execute)");
+  AddDataOption(retention_apply_cmd, &retention.data_dir);
+  retention_apply_cmd
+      ->add_option("--policy", retention.policies,
+                   "TENANT=DURATION, DURATION Ny (calendar years) or Nd (days); repeatable")
+      ->required();
+  retention_apply_cmd->add_option("--now", retention.now,
+                                  "Judge retention as of this RFC 3339 time (default: now)");
+  retention_apply_cmd->add_flag("--execute", retention.execute,
+                                "Erase the due subjects (default: only list them)");
+  AddProgressOption(retention_apply_cmd, &retention.progress);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -232,6 +275,17 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   }
 
   Log().set_level(spdlog::level::from_str(log_level));
+  SetMasterKeyFileFlag(master_key_file);
+  // A malformed key in the environment is a usage error, found before anything runs (the
+  // commands that open no ledger do not need a key).
+  const bool opens_ledger = !(*apikey_cmd) && !(*verify_cmd && !verify_export.path.empty());
+  if (opens_ledger) {
+    const Status key = CheckMasterKeySettings();
+    if (!key.ok() && key.code() == Status::Code::kInvalidArgument) {
+      LogError("master key", key);
+      return kExitUsage;
+    }
+  }
   if (conversation_opt->count() > 0) events.conversation = conversation;
 
   try {
@@ -248,6 +302,9 @@ int Main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
     if (*demo_cmd) return RunDemo(demo, out);
     if (*serve_cmd) return RunServe(serve, out);
     if (*apikey_new_cmd) return RunApiKeyNew(out);
+    if (*erase_cmd) return RunErase(erase, out);
+    if (*subjects_cmd) return RunSubjects(subjects, out);
+    if (*retention_apply_cmd) return RunRetention(retention, out);
     if (*key_public_cmd) return RunKeyPublic(key_public, out);
     if (*tree_head_cmd) return RunTreeHead(tree_head, out);
     if (*inclusion_cmd) return RunProofInclusion(inclusion, out);

@@ -14,6 +14,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ledger/ledger.h"
@@ -267,6 +268,79 @@ struct VerifyExportCommand {
 // held; kExitFailed otherwise; kExitIo when PATH cannot be read; kExitUsage when PATH is no
 // export.
 int RunVerifyExport(const VerifyExportCommand& cmd, std::ostream& out);
+
+// ---- erasure and retention (tools/erase_commands.cc; see README "Erasure and retention") ----
+// Every command that opens a ledger takes the master key from the global --master-key-file flag,
+// CONVLEDGER_MASTER_KEY (64 hex characters) or CONVLEDGER_MASTER_KEY_FILE, else the ledger's
+// default file <data>/keys/master.key (tools/common.h ApplyMasterKey). A malformed
+// CONVLEDGER_MASTER_KEY is kExitUsage (Main checks it before any subcommand runs); a key that
+// does not match the ledger's is kExitCorruption (wrong_master_key).
+
+// `convledger erase`: Ledger::EraseSubject for one data subject.
+struct EraseCommand {
+  std::string data_dir = kDefaultDataDir;
+  std::string tenant = "default";
+  std::string subject;
+  // Required, non-empty: recorded in every subject.erased event.
+  std::string reason;
+  // Who asked, recorded as an agent actor. Default: empty (the ledger's system/erasure).
+  std::string actor;
+  // Erase despite a legal hold (recorded in the events). Default: false.
+  bool override_hold = false;
+};
+// Opens read-write (never creates a ledger; no other process may have it open). Prints one JSON
+// line: {"ok":true, "tenant", "subject", "conversations": [...], "keys_destroyed",
+// "first_global_seq", "last_global_seq", "already_erased"} or {"ok":false, "tenant", "subject",
+// "error": {...}}. A legal hold is kExitFailed (invariant_violation/legal_hold_active; the
+// refusal is recorded as an erasure.refused event), an unknown subject kExitFailed
+// (not_found/subject_not_found), an empty subject or reason kExitUsage.
+int RunErase(const EraseCommand& cmd, std::ostream& out);
+
+// `convledger subjects`: Ledger::ListSubjects as JSON lines.
+struct SubjectsCommand {
+  std::string data_dir = kDefaultDataDir;
+  // Only this tenant. Default: empty (every tenant).
+  std::string tenant;
+};
+// Read-only. One line per subject, ordered by tenant then subject: {"tenant", "subject",
+// "conversations": [...], "last_activity" (RFC 3339; null when unknown), "held", "erased"}.
+int RunSubjects(const SubjectsCommand& cmd, std::ostream& out);
+
+// A retention period: N calendar years or N days.
+struct RetentionPeriod {
+  enum class Unit { kYears, kDays };
+  Unit unit = Unit::kYears;
+  uint32_t count = 0;
+  std::string text;  // as given, normalized ("10y", "90d")
+};
+// "10y", "3y", "90d" (1..1000 years, 1..365000 days); nullopt otherwise.
+std::optional<RetentionPeriod> ParseRetentionPeriod(std::string_view text);
+// The instant `period` before `now_us`: years are calendar years in UTC (the same month, day and
+// time of day N years earlier; 29 February becomes 28 February), days are 86400 seconds.
+int64_t RetentionCutoffMicros(int64_t now_us, const RetentionPeriod& period);
+
+// `convledger retention apply`.
+struct RetentionCommand {
+  std::string data_dir = kDefaultDataDir;
+  // "TENANT=DURATION", one per tenant (a tenant twice is kExitUsage). Tenants without one are
+  // untouched.
+  std::vector<std::string> policies;
+  // RFC 3339; the moment retention is judged at. Default: empty (the system clock).
+  std::string now;
+  // Erase the due subjects. Default: false (a dry run: list them, change nothing).
+  bool execute = false;
+  Progress progress = Progress::kAuto;
+};
+// A subject of a tenant with a policy is due when its last activity (the latest occurred_at
+// over its conversations) is before RetentionCutoffMicros(now, period), i.e. every one of its
+// conversations has had no event for longer than the period; and it is not erased already.
+// A due subject under a legal hold is skipped. One JSON line per due or skipped subject:
+// {"tenant", "subject", "conversations", "last_activity", "policy", "action": "would_erase" |
+// "erased" | "skipped" | "failed", ...}, then a summary line {"summary": true, ...}. Dry run:
+// read-only. --execute: read-write, EraseSubject with reason "retention: <tenant> policy
+// <duration>" and actor system/retention, progress on stderr. A bad --policy or --now is
+// kExitUsage; kExitOk unless an erasure failed (then the worst ExitCodeFor of the failures).
+int RunRetention(const RetentionCommand& cmd, std::ostream& out);
 
 // The whole CLI: parses `argv` and runs the subcommand with the given streams (usage errors
 // and --help go to `err` and `out`). Returns the exit code.

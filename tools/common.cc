@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <system_error>
 #include <thread>
@@ -49,9 +51,98 @@ int ExitCodeFor(const Status& status) {
   return kExitIo;  // a code added later and not mapped yet: treat as an environment failure
 }
 
+namespace {
+
+std::string& MasterKeyFileFlag() {
+  static std::string path;
+  return path;
+}
+
+// Overwrites a secret before its memory is released (not optimized away: volatile writes).
+void Wipe(std::string* s) {
+  volatile char* p = s->data();
+  for (size_t i = 0; i < s->size(); ++i) p[i] = 0;
+  s->clear();
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Status RequireKeyFile(const std::string& path, const std::string& source) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return Status::IOError("master key file '" + path + "' (from " + source +
+                           ") does not exist or is not a file");
+  return Status::OK();
+}
+
+}  // namespace
+
+void SetMasterKeyFileFlag(std::string path) { MasterKeyFileFlag() = std::move(path); }
+
+Status ApplyMasterKey(Options* options) {
+  if (!MasterKeyFileFlag().empty()) {
+    if (Status st = RequireKeyFile(MasterKeyFileFlag(), "--master-key-file"); !st.ok()) return st;
+    options->master_key_path = MasterKeyFileFlag();
+    return Status::OK();
+  }
+  const char* env_key = std::getenv(kMasterKeyEnv);
+  const char* env_file = std::getenv(kMasterKeyFileEnv);
+  const bool has_key = env_key != nullptr && *env_key != '\0';
+  const bool has_file = env_file != nullptr && *env_file != '\0';
+  if (has_key && has_file)
+    return Status::InvalidArgument("invalid_master_key",
+                                   std::string("set only one of ") + kMasterKeyEnv + " and " +
+                                       kMasterKeyFileEnv);
+  if (has_key) {
+    std::string_view text(env_key);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+      text.remove_suffix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+      text.remove_prefix(1);
+    std::string raw;
+    bool ok = text.size() == 64;
+    for (size_t i = 0; ok && i < text.size(); i += 2) {
+      const int hi = HexValue(text[i]), lo = HexValue(text[i + 1]);
+      if (hi < 0 || lo < 0) {
+        ok = false;
+      } else {
+        raw.push_back(static_cast<char>(hi << 4 | lo));
+      }
+    }
+    if (!ok) {
+      Wipe(&raw);
+      // Never the value, nor its length or any part of it.
+      return Status::InvalidArgument(
+          "invalid_master_key",
+          std::string(kMasterKeyEnv) + " must be 64 hexadecimal characters (32 bytes)");
+    }
+    Wipe(&options->master_key);
+    options->master_key = std::move(raw);
+    return Status::OK();
+  }
+  if (has_file) {
+    if (Status st = RequireKeyFile(env_file, kMasterKeyFileEnv); !st.ok()) return st;
+    options->master_key_path = env_file;
+  }
+  return Status::OK();
+}
+
+Status CheckMasterKeySettings() {
+  Options probe;
+  Status st = ApplyMasterKey(&probe);
+  Wipe(&probe.master_key);
+  return st;
+}
+
 Result<std::unique_ptr<Ledger>> OpenLedger(const std::string& data_dir, OpenMode mode,
                                            Durability durability) {
   Options options;
+  if (Status st = ApplyMasterKey(&options); !st.ok()) return st;
   options.durability = durability;
   // Every opener maintains every view: an append by any writer folds them in its batch.
   options.projections = projections::MakeAll();
@@ -73,6 +164,7 @@ Result<std::unique_ptr<Ledger>> OpenLedger(const std::string& data_dir, OpenMode
     options.create_if_missing = false;
   }
   Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(data_dir, options);
+  Wipe(&options.master_key);  // the ledger keeps its own copy
   // A directory that holds no ledger is a problem of the environment (exit 3), not of the
   // input: the ledger says not_found/ledger_not_found, the CLI says io_error.
   if (!ledger.ok() && ledger.status().IsNotFound()) {
@@ -129,10 +221,11 @@ Status WaitForProjectionsReady(Ledger& ledger, Progress progress, const std::str
   return Status::OK();
 }
 
-ProgressReporter::ProgressReporter(Progress mode, std::string label)
+ProgressReporter::ProgressReporter(Progress mode, std::string label, std::string unit)
     : mode_(mode != Progress::kAuto ? mode
                                     : (::isatty(STDERR_FILENO) ? Progress::kBar : Progress::kLog)),
       label_(std::move(label)),
+      unit_(std::move(unit)),
       last_log_(std::chrono::steady_clock::now()) {}
 
 ProgressReporter::~ProgressReporter() { EndLine(); }
@@ -174,9 +267,9 @@ void ProgressReporter::DrawBar(uint64_t done, uint64_t total) {
   std::string bar(static_cast<size_t>(filled), '=');
   if (filled < kBarWidth) bar += '>';
   bar.resize(kBarWidth, ' ');
-  std::fprintf(stderr, "\r%s [%s] %5.1f%%  %llu/%llu events", label_.c_str(), bar.c_str(),
+  std::fprintf(stderr, "\r%s [%s] %5.1f%%  %llu/%llu %s", label_.c_str(), bar.c_str(),
                permille / 10.0, static_cast<unsigned long long>(done),
-               static_cast<unsigned long long>(total));
+               static_cast<unsigned long long>(total), unit_.c_str());
   std::fflush(stderr);
 }
 
@@ -185,7 +278,7 @@ void ProgressReporter::MaybeLog(uint64_t done, uint64_t total) {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_log_ < kLogEvery) return;
   last_log_ = now;
-  Log().info("{}: {}/{} events", label_, done, total);
+  Log().info("{}: {}/{} {}", label_, done, total, unit_);
 }
 
 std::string HexBytes(std::string_view bytes) {

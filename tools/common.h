@@ -29,11 +29,32 @@ enum class OpenMode {
   kReadWriteExisting,  // writes (rebuild), but never creates a ledger
 };
 
+// ---- the master key (see README "Erasure and retention") ----
+// Environment variables naming the master key for every command that opens a ledger.
+inline constexpr const char* kMasterKeyEnv = "CONVLEDGER_MASTER_KEY";            // 64 hex chars
+inline constexpr const char* kMasterKeyFileEnv = "CONVLEDGER_MASTER_KEY_FILE";   // a file path
+
+// The global --master-key-file flag, set by Main() before a subcommand runs (empty: not given).
+// Process-wide, like the log level.
+void SetMasterKeyFileFlag(std::string path);
+
+// Fills Options::master_key / master_key_path from, in order: --master-key-file;
+// CONVLEDGER_MASTER_KEY (64 hexadecimal characters, decoded to 32 bytes); CONVLEDGER_MASTER_KEY_FILE;
+// else neither (the ledger's default file, <data>/keys/master.key). InvalidArgument
+// (invalid_master_key) when CONVLEDGER_MASTER_KEY is malformed or both variables are set; the
+// message names the variable, never its value. A named key file that does not exist is IOError
+// (the ledger would otherwise open read-only with content sealed, hiding a typo).
+Status ApplyMasterKey(Options* options);
+// ApplyMasterKey() into a scratch Options that is wiped afterwards: whether the key settings are
+// usable, for Main to refuse a malformed one up front.
+Status CheckMasterKeySettings();
+
 // Opens the ledger in `data_dir` with every view (projections::MakeAll()) in
 // Options::projections, so every writer maintains the views in its appends and a read-write open
 // catches up views that are behind the log (in the background; see WaitForProjectionsReady).
 // kReadOnly and kReadWriteExisting never create anything; a directory that holds no ledger is
-// io_error (exit code 3).
+// io_error (exit code 3). The master key comes from ApplyMasterKey(); a key that does not match
+// the ledger's is the ledger's corruption/wrong_master_key (exit code 4).
 Result<std::unique_ptr<Ledger>> OpenLedger(const std::string& data_dir, OpenMode mode,
                                            Durability durability = Durability::kWal);
 
@@ -56,7 +77,8 @@ Status WaitForProjectionsReady(Ledger& ledger, Progress progress, const std::str
 class ProgressReporter {
  public:
   // `label` starts the bar and the log lines ("verify", "rebuild history").
-  ProgressReporter(Progress mode, std::string label);
+  // `unit` names what `done` and `total` count in the bar ("events", "subjects").
+  ProgressReporter(Progress mode, std::string label, std::string unit = "events");
   ~ProgressReporter();
   ProgressReporter(const ProgressReporter&) = delete;
   ProgressReporter& operator=(const ProgressReporter&) = delete;
@@ -72,6 +94,7 @@ class ProgressReporter {
 
   const Progress mode_;
   std::string label_;
+  const std::string unit_;
   bool drawn_ = false;
   int last_permille_ = -1;
   std::chrono::steady_clock::time_point last_log_;
