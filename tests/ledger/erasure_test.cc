@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "projections/projections.h"
 #include "test_util.h"
 
 namespace convledger {
@@ -113,6 +114,37 @@ TEST_F(ErasureTest, ContentIsSealedAtRestAndOpenedOnRead) {
   Close();
   EXPECT_TRUE(FilesContaining(dir_.path(), "PLAINTEXT-MARKER").empty());
   EXPECT_FALSE(WrappedKeys(dir_.path(), 'd').empty());
+}
+
+TEST_F(ErasureTest, NoViewStoresPlaintext) {
+  // The three views fold every event in the same batch; their column families must hold the
+  // sealed envelope only. Read back through the views, the text is there.
+  Options o;
+  o.projections = projections::MakeAll();
+  Open(o);
+  Event sent = test::Sent("c1", "m1", kSecret, ActorKind::kCustomer);
+  Event edit = test::Edited("c1", "m1", std::string(kSecret) + " v2", ActorKind::kCustomer);
+  Event note = test::Envelope(EventType::kNoteAdded, "c1", ActorKind::kAgent);
+  note.content = Content{std::string("note: ") + kSecret, {}};
+  ASSERT_OK(ledger_->Append({sent, edit, note}));
+  ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(30)));
+  auto history = projections::History(*ledger_, "c1", {});
+  ASSERT_OK(history);
+  EXPECT_NE(history->find("PLAINTEXT-MARKER"), std::string::npos);
+  auto view = projections::CustomerView(*ledger_, "c1", {});
+  ASSERT_OK(view);
+  EXPECT_NE(view->find("PLAINTEXT-MARKER v2"), std::string::npos);
+  Close();
+  EXPECT_TRUE(FilesContaining(dir_.path(), "PLAINTEXT-MARKER").empty());
+  // The control: the same with encryption off puts the text in the views' files too.
+  o.encrypt_content = false;
+  test::TempDir plain;
+  o.clock = &clock_;
+  auto l = Ledger::Open(plain.path(), o);
+  ASSERT_OK(l);
+  ASSERT_OK((*l)->Append({sent}));
+  l->reset();
+  EXPECT_FALSE(FilesContaining(plain.path(), "PLAINTEXT-MARKER").empty());
 }
 
 TEST_F(ErasureTest, WithEncryptionOffThePlaintextIsOnDisk) {
