@@ -388,6 +388,31 @@ TEST_F(EraseTest, WebhookEventsCarryTheSubjectAndErasureWorksByPlatformId) {
   (void)evidence;
 }
 
+// A conversation started through POST /v1/events without a subject (its subject is then the
+// conversation id): the customer's answer by webhook is recorded under that subject, not refused
+// (Meta would retry it for days), and its redelivery is still a duplicate.
+TEST_F(EraseTest, WebhookIntoAConversationWithAnotherSubjectIsRecordedNotRefused) {
+  const std::string wa = "4915100000003";
+  const std::string conv = std::string("wa:") + kPhoneId + ":" + wa;
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson(conv, "wamid.T1", "your order shipped")).status, 201);
+  Reply w = Webhook("/v1/webhooks/whatsapp", WaMessage(wa, "wamid.A1", "thanks"));
+  ASSERT_EQ(w.status, 200) << w.body;
+  EXPECT_EQ(w.Json()["appended"], 1);
+  Reply again = Webhook("/v1/webhooks/whatsapp", WaMessage(wa, "wamid.A1", "thanks"));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.Json()["appended"], 0);
+  EXPECT_EQ(again.Json()["duplicates"], 1);
+  json ev = Events(conv);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[1]["content"]["text"], "thanks");
+  EXPECT_FALSE(ev[1].contains("subject"));
+  // Erasable by the subject the conversation has (its id), not by the wa_id.
+  EXPECT_EQ(Erase(wa, kAcmeAdmin, R"({"reason":"r"})").status, 404);
+  Reply e = Erase("wa:210987654321098:4915100000003", kAcmeAdmin, R"({"reason":"r"})");
+  ASSERT_EQ(e.status, 200) << e.body;
+  EXPECT_EQ(Events(conv)[1]["content"], json({{"erased", true}}));
+}
+
 TEST_F(EraseTest, EvidenceOfARedactedWebhookMessageIsGone) {
   const std::string wa = "4915112345678";
   const std::string conv = std::string("wa:") + kPhoneId + ":" + wa;
