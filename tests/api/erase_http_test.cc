@@ -134,6 +134,11 @@ class EraseTest : public ServerFixture {
 
 TEST_F(EraseTest, ErasesEveryConversationOfTheSubjectAndReports) {
   SeedTwoConversations();
+  // An internal note is sealed under the subject's key too.
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter,
+                 R"({"type":"note.added","conversation_id":"c-b","actor":{"kind":"agent","id":"a1"},)"
+                 R"("text":"customer's IBAN noted"})").status, 201);
+  EXPECT_EQ(Events("c-b")[1]["text"], "customer's IBAN noted");
   const uint64_t before = ledger_->LastGlobalSeq();
   Reply r = Erase("cust-1", kAcmeAdmin, R"({"reason":"GDPR art. 17 request #123"})");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -148,20 +153,27 @@ TEST_F(EraseTest, ErasesEveryConversationOfTheSubjectAndReports) {
   EXPECT_EQ(ledger_->LastGlobalSeq(), before + 2);
   ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(10)));
 
+  json notes = Events("c-b");
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_EQ(notes[1]["type"], "note.added");
+  EXPECT_EQ(notes[1]["text_erased"], true);
+  EXPECT_FALSE(notes[1].contains("text"));
   for (const char* conv : {"c-a", "c-b"}) {
     json ev = Events(conv);
-    ASSERT_EQ(ev.size(), 2u) << conv;
+    ASSERT_GE(ev.size(), 2u) << conv;
     EXPECT_EQ(ev[0]["content"], json({{"erased", true}})) << ev[0].dump();
-    EXPECT_EQ(ev[1]["type"], "subject.erased");
-    EXPECT_EQ(ev[1]["subject"], "cust-1");
-    EXPECT_EQ(ev[1]["reason"], "GDPR art. 17 request #123");
-    EXPECT_EQ(ev[1]["actor"]["kind"], "system");
-    EXPECT_EQ(ev[1]["actor"]["id"], "acme-admin");
-    EXPECT_FALSE(ev[1].contains("override_hold"));
+    const json& erased = ev.back();
+    EXPECT_EQ(erased["type"], "subject.erased");
+    EXPECT_EQ(erased["subject"], "cust-1");
+    EXPECT_EQ(erased["reason"], "GDPR art. 17 request #123");
+    EXPECT_EQ(erased["actor"]["kind"], "system");
+    EXPECT_EQ(erased["actor"]["id"], "acme-admin");
+    EXPECT_FALSE(erased.contains("override_hold"));
     Reply history = Get(std::string("/v1/conversations/") + conv + "/history", kAcmeDispute);
     ASSERT_EQ(history.status, 200) << history.body;
     EXPECT_EQ(history.body.find(kSecretText), std::string::npos);
     EXPECT_EQ(history.body.find("second conversation"), std::string::npos);
+    EXPECT_EQ(history.body.find("IBAN noted"), std::string::npos);
     EXPECT_NE(history.body.find("[erased]"), std::string::npos) << history.body;
     Reply view = Get(std::string("/v1/conversations/") + conv + "/view", kAcmeCustomer);
     ASSERT_EQ(view.status, 200) << view.body;
