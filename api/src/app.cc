@@ -932,6 +932,12 @@ Response App::HandleWebhook(const Request& req, RequestContext& ctx, bool whatsa
                      ctx.request_id, platform, e.idempotency_key);
         e.subject.clear();
         r = ledger_.Append({e}, one);
+      } else if (!r.ok() && r.status().IsIdempotencyConflict() && !e.subject.empty()) {
+        // Recorded before mapped events named their subject: the same event without it is
+        // the original (a duplicate), not a conflict. The key exists, so this appends nothing.
+        Event bare = e;
+        bare.subject.clear();
+        if (auto b = ledger_.Append({bare}, one); b.ok()) r = std::move(b);
       }
       if (r.ok()) {
         first = false;

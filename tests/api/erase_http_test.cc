@@ -425,6 +425,27 @@ TEST_F(EraseTest, WebhookIntoAConversationWithAnotherSubjectIsRecordedNotRefused
   EXPECT_EQ(Events(conv)[1]["content"], json({{"erased", true}}));
 }
 
+// An event recorded before mapped events carried a subject (the same event without it, under
+// the same platform key, so the conversation's subject is its id): its redelivery is a
+// duplicate, neither refused (subject_mismatch) nor a conflicting redelivery.
+TEST_F(EraseTest, RedeliveryOfAnEventRecordedWithoutSubjectIsADuplicate) {
+  const std::string wa = "4915100000004";
+  const std::string conv = std::string("wa:") + kPhoneId + ":" + wa;
+  json old{{"type", "message.sent"}, {"conversation_id", conv}, {"idempotency_key", "wa:msg:wamid.OLD"},
+           {"occurred_at", "2025-11-20T08:58:12Z"}, {"tenant", "acme"}, {"channel", "whatsapp"},
+           {"actor", {{"kind", "customer"}, {"id", wa}, {"display", "Anna"}}},
+           {"message_id", "wamid.OLD"}, {"direction", "inbound"}, {"kind", "text"},
+           {"content", {{"text", "from before subjects"}}}};
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter, old.dump()).status, 201);
+  const uint64_t before = ledger_->LastGlobalSeq();
+  Reply w = Webhook("/v1/webhooks/whatsapp", WaMessage(wa, "wamid.OLD", "from before subjects"));
+  ASSERT_EQ(w.status, 200) << w.body;
+  EXPECT_EQ(w.Json()["appended"], 0) << w.body;
+  EXPECT_EQ(w.Json()["duplicates"], 1) << w.body;
+  EXPECT_EQ(w.Json()["conflicting_redeliveries"], 0) << w.body;
+  EXPECT_EQ(ledger_->LastGlobalSeq(), before);
+}
+
 TEST_F(EraseTest, EvidenceOfARedactedWebhookMessageIsGone) {
   const std::string wa = "4915112345678";
   const std::string conv = std::string("wa:") + kPhoneId + ":" + wa;
