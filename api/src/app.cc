@@ -26,6 +26,8 @@ using projections::AnalyticsQuery;
 
 constexpr size_t kMaxIdempotencyHeader = 200;  // leaves room for ":<index>" within kMaxIdBytes
 constexpr size_t kFeedDefaultLimit = 100;
+// POST /v1/subjects/{id}/erase: {"reason": <= 4 KiB, "override_hold": bool} fits easily.
+constexpr size_t kMaxEraseBodyBytes = 16 << 10;
 
 std::string_view PathOf(std::string_view target) {
   auto q = target.find('?');
@@ -185,6 +187,9 @@ RouteInfo App::Classify(const Request& req) const {
                     : "/v1/conversations/{id}/...";
     if (seg.size() == 5 && seg[3] == "evidence") r.label = "/v1/conversations/{id}/evidence/{sha256}";
     r.body_limit = 0;
+  } else if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "subjects" && seg[3] == "erase") {
+    r.label = "/v1/subjects/{id}/erase";
+    r.body_limit = kMaxEraseBodyBytes;
   } else if (path == "/v1/feed" || path == "/v1/analytics" || path == "/v1/whoami" ||
              path == "/v1/tree-head" || path == "/v1/proofs/inclusion" ||
              path == "/v1/proofs/consistency") {
@@ -294,6 +299,20 @@ Response App::Handle(const Request& req, RequestContext& ctx) {
     return HandleProof(req, path);  // any authenticated role: proofs reveal only hashes
   }
   auto seg = Segments(path);
+  if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "subjects" && seg[3] == "erase") {
+    if (req.method() != http::verb::post) return method_not_allowed("POST");
+    if (!key->Has(kRoleAdmin)) return forbidden("admin");
+    auto id = PercentDecode(seg[2]);
+    if (!id) return Error(req, 400, "invalid_path", "bad percent-encoding in the subject id");
+    const bool control = std::any_of(id->begin(), id->end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    });
+    if (id->empty() || id->size() > kMaxIdBytes || !webhook_detail::ValidUtf8(*id) || control)
+      return Error(req, 400, "invalid_subject_id",
+                   "a subject id is 1 to " + std::to_string(kMaxIdBytes) +
+                       " bytes of UTF-8 without control characters");
+    return HandleErase(req, *key, *id, ctx);
+  }
   if (seg.size() >= 4 && seg[0] == "v1" && seg[1] == "conversations") {
     if (!get) return method_not_allowed("GET");
     auto id = PercentDecode(seg[2]);
@@ -360,6 +379,12 @@ Response App::HandleAppend(const Request& req, const ApiKey& key, RequestContext
   }
   for (size_t i = 0; i < events.size(); ++i) {
     Event& e = events[i];
+    // Redacting despite a legal hold is an admin's decision: refused before anything is
+    // appended (the ledger would record it, override and all).
+    if (e.type == EventType::kMessageRedacted && e.override_hold && !key.Has(kRoleAdmin))
+      return Error(req, 403, "override_hold_forbidden",
+                   (batch ? "events[" + std::to_string(i) + "]: " : std::string()) +
+                       "override_hold (redacting despite a legal hold) needs the admin role");
     if (e.tenant.empty()) {
       e.tenant = key.tenant;
     } else if (e.tenant != key.tenant) {
@@ -672,7 +697,9 @@ Response App::HandleEvidence(const Request& req, const ApiKey& key, std::string_
   }
   // Served only through a conversation that links it: a body is never reachable from a tenant
   // none of whose events came from it.
-  auto events = ledger_.ReadConversation(id);
+  ReadOptions envelope_only;
+  envelope_only.open_content = false;  // only the evidence links are needed
+  auto events = ledger_.ReadConversation(id, 0, envelope_only);
   if (!events.ok()) {
     const HttpError e = FromStatus(events.status());
     return Error(req, e.status, e.code, e.message);
@@ -692,12 +719,95 @@ Response App::HandleEvidence(const Request& req, const ApiKey& key, std::string_
     deliveries.push_back({{"source", d.source},
                           {"received_at", FormatRfc3339(d.received_at_us)},
                           {"signature_valid", d.signature_valid}});
+  if (ev->body_access == ContentAccess::kErased) {
+    // The body's key was destroyed with what it carried (a redaction or an erasure): the body
+    // is gone for good, never served. What remains is said: its digest, its deliveries and
+    // the events that link it, inside the usual error object.
+    json j;
+    j["error"] = {{"code", "evidence_erased"},
+                  {"message", "this evidence body was destroyed by the redaction or erasure of "
+                              "the content it carried; its digest and deliveries remain"},
+                  {"sha256", HexDigest(ev->sha256)},
+                  {"deliveries", deliveries},
+                  {"linked_events", linked}};
+    return Json(req, 410, j.dump());
+  }
   json j{{"sha256", HexDigest(ev->sha256)},
          {"size", ev->body.size()},
          {"deliveries", deliveries},
          {"linked_events", linked},
          {"body_base64", Base64Encode(ev->body)}};
   return Json(req, 200, j.dump());
+}
+
+Response App::HandleErase(const Request& req, const ApiKey& key, const std::string& subject,
+                          RequestContext& ctx) {
+  auto ct = req.find(http::field::content_type);
+  if (ct == req.end() || !IsJsonContentType(ct->value()))
+    return Error(req, 415, "unsupported_media_type", "send Content-Type: application/json");
+  const std::string& body = req.body();
+  if (body.size() > kMaxEraseBodyBytes)
+    return Error(req, 413, "body_too_large",
+                 "the body is over " + std::to_string(kMaxEraseBodyBytes) + " bytes");
+  // Strict, like the event parser: same reasons, nothing unknown, nothing of the wrong type.
+  if (!IsValidUtf8(body)) return Error(req, 400, "invalid_utf8", "the body is not valid UTF-8");
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Error(req, 400, "malformed_json", "the body is not JSON");
+  if (!j.is_object())
+    return Error(req, 400, "not_an_object",
+                 R"(the body must be a JSON object: {"reason": "...", "override_hold": false})");
+  EraseRequest er;
+  er.tenant = key.tenant;
+  er.subject = subject;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& name = it.key();
+    const json& v = it.value();
+    if (name == "reason") {
+      if (v.is_null()) continue;  // null counts as absent
+      if (!v.is_string())
+        return Error(req, 400, "wrong_type",
+                     "reason must be a string, not " + std::string(v.type_name()));
+      er.reason = v.get<std::string>();
+    } else if (name == "override_hold") {
+      if (v.is_null()) continue;
+      if (!v.is_boolean())
+        return Error(req, 400, "wrong_type",
+                     "override_hold must be a boolean, not " + std::string(v.type_name()));
+      er.override_hold = v.get<bool>();
+    } else {
+      // The name is not echoed: it is arbitrary client input.
+      return Error(req, 400, "unknown_field",
+                   "unknown field in the body (allowed: reason, override_hold)");
+    }
+  }
+  if (!j.contains("reason") || j["reason"].is_null())
+    return Error(req, 400, "missing_field", "reason is required: why the subject is erased");
+  if (er.reason.empty()) return Error(req, 400, "empty_field", "reason must not be empty");
+  if (er.reason.size() > kMaxShortTextBytes)
+    return Error(req, 400, "field_too_large",
+                 "reason is over " + std::to_string(kMaxShortTextBytes) + " bytes");
+  // Who asked: the API key, a system of the tenant (keys name clients, not people).
+  er.actor = Actor{ActorKind::kSystem, key.name, "API key " + key.name};
+  auto report = ledger_.EraseSubject(er);
+  if (!report.ok()) {
+    const HttpError e = FromStatus(report.status());
+    // Logged by code only: the message names the subject and its conversations (personal data).
+    spdlog::info("erase request_id={} key={} tenant={} refused: {}", ctx.request_id, key.name,
+                 key.tenant, e.code);
+    return Error(req, e.status, e.code, e.message);
+  }
+  spdlog::info("erase request_id={} key={} tenant={} conversations={} keys_destroyed={} "
+               "already_erased={} override_hold={}",
+               ctx.request_id, key.name, key.tenant, report->conversations.size(),
+               report->keys_destroyed, report->already_erased, er.override_hold);
+  json out{{"tenant", report->tenant},
+           {"subject", report->subject},
+           {"conversations", report->conversations},
+           {"keys_destroyed", report->keys_destroyed},
+           {"first_global_seq", report->first_global_seq},
+           {"last_global_seq", report->last_global_seq},
+           {"already_erased", report->already_erased}};
+  return Json(req, 200, out.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 Response App::HandleWebhook(const Request& req, RequestContext& ctx, bool whatsapp) {
@@ -802,16 +912,33 @@ Response App::HandleWebhook(const Request& req, RequestContext& ctx, bool whatsa
   auto result = ledger_.Append(mapped.events, ao);
   if (result.ok()) {
     for (const AppendResult& r : *result) (r.duplicate ? duplicates : appended) += 1;
-  } else if (result.status().IsIdempotencyConflict()) {
+  } else if (result.status().IsIdempotencyConflict() ||
+             result.status().reason() == "subject_mismatch") {
     // A redelivery whose content differs from the first delivery (a profile name changed, say).
     // The platform's id is the message's identity: keep what was recorded first, record the
     // rest of the body event by event so no new fact in it is lost, and keep the body as
     // evidence of what was delivered.
+    // Or a conversation whose subject was fixed otherwise (its first event appended through
+    // POST /v1/events without `subject`, so the conversation id): its events are recorded
+    // under the subject it has rather than refused, which Meta would retry for days.
     bool first = true;
     for (Event& e : mapped.events) {
       AppendOptions one;
       if (first) one.evidence = ao.evidence;
       auto r = ledger_.Append({e}, one);
+      if (!r.ok() && r.status().reason() == "subject_mismatch" && !e.subject.empty()) {
+        spdlog::warn("webhook request_id={} platform={} conversation has another subject than "
+                     "the customer's platform id: key={} recorded under the conversation's",
+                     ctx.request_id, platform, e.idempotency_key);
+        e.subject.clear();
+        r = ledger_.Append({e}, one);
+      } else if (!r.ok() && r.status().IsIdempotencyConflict() && !e.subject.empty()) {
+        // Recorded before mapped events named their subject: the same event without it is
+        // the original (a duplicate), not a conflict. The key exists, so this appends nothing.
+        Event bare = e;
+        bare.subject.clear();
+        if (auto b = ledger_.Append({bare}, one); b.ok()) r = std::move(b);
+      }
       if (r.ok()) {
         first = false;
         ((*r)[0].duplicate ? duplicates : appended) += 1;

@@ -79,6 +79,8 @@ class App {
   Response HandleExport(const Request& req, const ApiKey& key, std::string_view id);
   Response HandleEvidence(const Request& req, const ApiKey& key, std::string_view id,
                           std::string_view hex);
+  Response HandleErase(const Request& req, const ApiKey& key, const std::string& subject,
+                       RequestContext& ctx);
 
   // NotFound (conversation_not_found) unless the conversation exists and belongs to `tenant`:
   // another tenant's conversation is indistinguishable from a missing one.

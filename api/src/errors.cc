@@ -26,6 +26,9 @@ HttpError FromStatus(const Status& status) {
     case C::kIOError: http = status.reason() == "disk_full" ? 507 : 503; break;
     case C::kCorruption: http = 500; break;
   }
+  // A legal hold blocking a redaction or an erasure is not a broken rule of the request but a
+  // resource locked by someone else (the legal case): 423 Locked, wherever it surfaces.
+  if (status.reason() == "legal_hold_active") http = 423;
   std::string code = status.reason().empty() ? std::string(status.code_name()) : status.reason();
   return HttpError{http, std::move(code), status.message()};
 }

@@ -45,6 +45,7 @@ std::string ReactionEmoji(std::string_view name) {
 // A delivery or read watermark, expanded once the account's tenant is known.
 struct Watermark {
   std::string conversation_id;
+  std::string subject;  // the customer's PSID
   Delivery status = Delivery::kUnknown;
   int64_t watermark_us = 0;
   uint64_t watermark_ms = 0;
@@ -102,7 +103,10 @@ void MapItem(const json& item, const std::string& path, const std::string& page_
   const Actor customer{ActorKind::kCustomer, sender, {}};
   auto make = [&](EventType t, std::string key) {
     // The tenant is stamped once the page is known to belong to one.
-    return NewEvent(t, conv, "", Channel::kMessenger, customer, at, std::move(key), evidence);
+    Event e = NewEvent(t, conv, "", Channel::kMessenger, customer, at, std::move(key), evidence);
+    // The data subject is the customer's page-scoped id (PSID): erasure works by it.
+    e.subject = sender;
+    return e;
   };
 
   if (const json* msg = OptObject(item, "message", path)) {
@@ -170,6 +174,7 @@ void MapItem(const json& item, const std::string& path, const std::string& page_
     const std::string wpath = Join(path, key);
     Watermark wm;
     wm.conversation_id = conv;
+    wm.subject = sender;
     wm.status = std::string_view(key) == "read" ? Delivery::kRead : Delivery::kDelivered;
     wm.watermark_us = FbTimestamp(*w, "watermark", wpath);
     wm.watermark_ms = static_cast<uint64_t>(wm.watermark_us / 1000);
@@ -226,6 +231,7 @@ class WatermarkExpander {
                          ctx_.evidence);
       e.message_id = m->message_id;
       e.status = wm.status;
+      e.subject = wm.subject;
       out->push_back(std::move(e));
       m->best_status = wm.status;
     }

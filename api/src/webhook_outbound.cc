@@ -41,6 +41,7 @@ Event SeedWhatsApp(const json& o, const std::string& path, const WebhookContext&
                      "wa:msg:" + id, ctx.evidence);
   e.message_id = id;
   e.direction = Direction::kOutbound;
+  e.subject = wa_id;  // the customer, as the webhook mapping names them
   e.kind = ReqString(o, "type", path, kMaxIdBytes);
   const json& content = ReqObject(o, "content", path);
   const std::string cpath = Join(path, "content");
@@ -76,6 +77,7 @@ Event SeedMessenger(const json& o, const std::string& path, const WebhookContext
                      "fb:msg:" + mid, ctx.evidence);
   e.message_id = mid;
   e.direction = Direction::kOutbound;
+  e.subject = psid;  // the customer, as the webhook mapping names them
   e.kind = "text";
   const json& content = ReqObject(o, "content", path);
   e.content = Content{ReqString(content, "text", Join(path, "content"), kMaxTextBytes), {}};
@@ -110,7 +112,9 @@ Result<std::vector<Event>> SeedOutboundEvents(std::string_view seed_json,
 
 OutboundLookup LedgerOutboundLookup(Ledger& ledger) {
   return [&ledger](std::string_view conversation_id) -> Result<std::vector<OutboundMessage>> {
-    auto events = ledger.ReadConversation(conversation_id);
+    ReadOptions envelope_only;
+    envelope_only.open_content = false;  // directions and statuses only: nothing to decrypt
+    auto events = ledger.ReadConversation(conversation_id, 0, envelope_only);
     if (!events.ok()) {
       if (events.status().IsNotFound()) return std::vector<OutboundMessage>{};
       return events.status();

@@ -123,8 +123,12 @@ void MapMessage(const json& msg, const std::string& path, const Account& acct,
   Actor customer{ActorKind::kCustomer, from, {}};
   if (auto it = acct.names.find(from); it != acct.names.end()) customer.display = it->second;
   auto make = [&](EventType t, std::string key) {
-    return NewEvent(t, conv, acct.tenant, Channel::kWhatsApp, customer, at, std::move(key),
-                    ctx.evidence);
+    Event e = NewEvent(t, conv, acct.tenant, Channel::kWhatsApp, customer, at, std::move(key),
+                       ctx.evidence);
+    // The data subject is the customer's WhatsApp id, on every event (the same on every
+    // redelivery, so redeliveries stay duplicates): erasure works by it.
+    e.subject = from;
+    return e;
   };
 
   if (type == "reaction") {
@@ -193,6 +197,10 @@ void MapStatus(const json& st, const std::string& path, const Account& acct,
                      "wa:status:" + id + ":" + status + ":" + ts, ctx.evidence);
   e.message_id = id;
   e.status = *delivery;
+  // The recipient is the customer: a status may be the first event of a conversation (a
+  // business-initiated message recorded elsewhere), and it must fix the same subject as the
+  // customer's messages will name.
+  e.subject = recipient;
   if (errors && !errors->empty()) {
     const json& err = (*errors)[0];
     const std::string epath = Index(Join(path, "errors"), 0);

@@ -29,6 +29,14 @@ TEST(Errors, StatusMapping) {
   EXPECT_EQ(FromStatus(Status::Corruption("hash_mismatch", "x")).status, 500);
   EXPECT_EQ(FromStatus(Status::IOError("x")).status, 503);
   EXPECT_EQ(FromStatus(Status::IOError("x")).code, "io_error");
+  // Erasure (issue 6): a legal hold is 423 Locked by reason; the ledger's other refusals keep
+  // the house mapping by code.
+  EXPECT_EQ(FromStatus(Status::InvariantViolation("legal_hold_active", "x")).status, 423);
+  EXPECT_EQ(FromStatus(Status::InvariantViolation("legal_hold_active", "x")).code,
+            "legal_hold_active");
+  EXPECT_EQ(FromStatus(Status::InvalidArgument("reserved_event_type", "x")).status, 400);
+  EXPECT_EQ(FromStatus(Status::InvalidArgument("subject_mismatch", "x")).status, 400);
+  EXPECT_EQ(FromStatus(Status::NotFound("subject_not_found", "x")).status, 404);
 }
 
 TEST(Errors, DiskFullIs507WithItsOwnCode) {

@@ -180,6 +180,34 @@ WebhookResult MapFile(const std::string& file) {
   return test::MapCorpusFile(file, CorpusContext(body), body);
 }
 
+
+// Erasure works by subject: every mapped event (and every seed send) names the customer's
+// platform id (the conversation key's last part: wa_id, PSID), the same on every mapping of the
+// same body, so a redelivery stays a duplicate and a status first in a conversation fixes the
+// subject its messages will name.
+TEST(WebhookMappingTest, EveryEventCarriesTheCustomersPlatformIdAsSubject) {
+  size_t checked = 0;
+  auto customer_of = [](const std::string& conv) { return conv.substr(conv.rfind(':') + 1); };
+  for (const std::string& file : test::CorpusPosts()) {
+    const std::string body = ReadCorpus(file);
+    const WebhookResult a = test::MapCorpusFile(file, CorpusContext(body), body);
+    const WebhookResult b = test::MapCorpusFile(file, CorpusContext(body), body);
+    ASSERT_EQ(a.events.size(), b.events.size()) << file;
+    for (size_t i = 0; i < a.events.size(); ++i) {
+      EXPECT_EQ(a.events[i].subject, customer_of(a.events[i].conversation_id)) << file;
+      EXPECT_EQ(a.events[i].subject, b.events[i].subject) << file;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 20u);
+  auto seeds = SeedOutboundEvents(ReadCorpus("seed-outbound.json"), CorpusContext());
+  ASSERT_TRUE(seeds.ok()) << seeds.status().ToString();
+  for (const Event& e : *seeds) EXPECT_EQ(e.subject, customer_of(e.conversation_id));
+  const WebhookResult st = MapFile("wa-08-status-sent.json");
+  ASSERT_EQ(st.events.size(), 1u);
+  EXPECT_EQ(st.events[0].subject, "12025550143") << st.events[0].conversation_id;
+}
+
 TEST(WebhookMappingTest, TextMessage) {
   const WebhookResult r = MapFile("wa-01-text.json");
   ASSERT_EQ(r.events.size(), 1u);

@@ -20,7 +20,8 @@ std::string ErrorBody(std::string_view code, std::string_view message);
 
 // Maps a ledger Status onto the HTTP status and code of the append/read contract:
 // invalid_argument 400, not_found 404, wrong_expected_version/idempotency 409, invariant 422,
-// busy 503, io_error 503 (disk_full 507), corruption 500.
+// busy 503, io_error 503 (disk_full 507), corruption 500; by reason: legal_hold_active (a
+// redaction or erasure refused under a legal hold, the refusal recorded) 423 Locked.
 HttpError FromStatus(const Status& status);
 
 }  // namespace convledger::api

@@ -19,6 +19,8 @@
 //  - Every event carries `evidence` = the context's digest of the raw body.
 //
 // Conversation ids: "wa:<phone_number_id>:<customer wa_id>" and "fb:<page_id>:<psid>".
+// Subject (the data subject erasure works by, Event::subject): the customer's wa_id / PSID on
+// every mapped event, statuses and seed sends included (the same on every redelivery).
 // Idempotency keys:
 //   wa:msg:<wamid>                         inbound message (any type, unsupported included)
 //   wa:edit:<edit wamid>                   WhatsApp edit  -> message.edited of the original
