@@ -21,6 +21,9 @@
 #ifdef CONVLEDGER_FUZZ_WITH_CODEC
 #include "codec.h"
 #endif
+#ifdef CONVLEDGER_FUZZ_WITH_EXPORT
+#include "projections/export.h"
+#endif
 #ifdef CONVLEDGER_FUZZ_WITH_API
 #include "api/webhooks.h"
 #include "app.h"
@@ -190,6 +193,48 @@ inline std::string CheckHttp(HttpWorld& w, std::string_view bytes,
   const unsigned status = res.result_int();
   if (status_out) *status_out = status;
   if (status < 100 || status > 599) return "status " + std::to_string(status);
+  return "";
+}
+#endif
+
+#ifdef CONVLEDGER_FUZZ_WITH_EXPORT
+// The offline verifier (`convledger verify PATH`) reads what anyone may have made. The input is a
+// zip (starting "PK"), or files framed as lines "=== <path>" each followed by that file's bytes
+// (so the fuzzer reaches the manifest and event-line checks without inventing a zip), and is
+// also given to the RSMF verifier as an EML. Both must return a report, never crash or throw,
+// and a report that says ok lists no problem.
+inline std::vector<projections::ExportFile> FramedFiles(std::string_view in) {
+  std::vector<projections::ExportFile> files;
+  constexpr std::string_view kMark = "=== ";
+  size_t pos = in.starts_with(kMark) ? 0 : in.find(std::string("\n") + std::string(kMark));
+  if (pos == std::string_view::npos) return files;
+  if (pos != 0) ++pos;
+  while (pos < in.size()) {
+    const size_t eol = in.find('\n', pos);
+    if (eol == std::string_view::npos) break;
+    projections::ExportFile f;
+    f.path = std::string(in.substr(pos + kMark.size(), eol - pos - kMark.size()));
+    size_t next = in.find(std::string("\n") + std::string(kMark), eol);
+    const size_t end = next == std::string_view::npos ? in.size() : next + 1;
+    f.bytes = std::string(in.substr(eol + 1, end - eol - 1));
+    files.push_back(std::move(f));
+    pos = end;
+  }
+  return files;
+}
+
+inline std::string CheckExportVerify(std::string_view in) {
+  std::vector<projections::ExportFile> files;
+  if (in.starts_with("PK")) {
+    auto unzipped = projections::UnzipFiles(in, 1 << 20);
+    if (unzipped.ok()) files = std::move(unzipped).value();
+  } else {
+    files = FramedFiles(in);
+  }
+  const projections::ExportVerifyReport bundle = projections::VerifyBundle(files);
+  if (bundle.ok() && !bundle.problems.empty()) return "bundle report ok with problems";
+  const projections::ExportVerifyReport rsmf = projections::VerifyRsmf(in);
+  if (rsmf.ok() && !rsmf.problems.empty()) return "rsmf report ok with problems";
   return "";
 }
 #endif

@@ -7,6 +7,8 @@ out/event_json: each event of tests/projections/corpus/replay.jsonl, and batches
 out/webhooks:   every body of tests/api/corpus (JSON and the invalid-UTF-8 .bin).
 out/http:       raw HTTP/1.1 requests to every route, authenticated with the fuzz keys of
                 fuzz_http.cc, with bodies from the same fixtures.
+out/export_verify: the bundles in tests/fuzz/seeds/export_verify (a real export of the demo's
+                conversations, zipped and framed as "=== path" files; see checks.h).
 (fuzz_decode_record's seeds are real Records written by make_record_seeds.)
 """
 import json
@@ -110,3 +112,9 @@ seeds = {
 }
 for name, text in seeds.items():
     write("http", name, text)
+
+# Real bundles exported from the demo ledger (checked in: building one needs the CLI).
+seed_dir = os.path.join(root, "tests/fuzz/seeds/export_verify")
+for name in sorted(os.listdir(seed_dir)):
+    with open(os.path.join(seed_dir, name), "rb") as f:
+        write("export_verify", name, f.read())
