@@ -19,7 +19,10 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <deque>
 #include <map>
+#include <type_traits>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -31,7 +34,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr uint32_t kVersion = 2;  // 2: erasures, refused requests (issue 6)
+constexpr uint32_t kVersion = 3;  // 2: erasures, refused requests (issue 6); 3: binary values
 constexpr size_t kDayBytes = 10;  // "YYYY-MM-DD"
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -43,14 +46,14 @@ std::string TenantOf(const Event& e) { return e.tenant.empty() ? "default" : e.t
 // be16(length) || text: no tenant (or template name) is a prefix of another's keys.
 std::string LenPrefixed(std::string_view s) { return keys::ConvKey(s); }
 
-std::string ConvState(std::string_view conv) {
+std::string ConvStateKey(std::string_view conv) {
   std::string k(1, 'c');
   k += keys::ConvKey(conv);
   k += 'h';
   return k;
 }
 
-std::string MessageState(std::string_view conv, std::string_view message_id) {
+std::string MessageStateKey(std::string_view conv, std::string_view message_id) {
   std::string k(1, 'c');
   k += keys::ConvKey(conv);
   k += 'm';
@@ -88,51 +91,404 @@ uint64_t Bucket(uint64_t v) {
   return (v >> shift) << shift;
 }
 
-void Bump(json& obj, const char* name, int64_t delta = 1) {
-  obj[name] = obj.value(name, int64_t{0}) + delta;
-}
+// ---- binary state ----
+// Values are compact binary records (docs/analytics.md): a tag byte, then varints (signed ones
+// zigzag-encoded) and length-prefixed strings. Decoding is strict: a value that is not exactly
+// one record of the expected tag is corrupt.
 
-void AddSample(json& obj, const char* name, uint64_t seconds) {
-  json& h = obj[name];
-  if (!h.is_array()) h = json::array();
+// The counters of a day ('d') or an agent's day ('a'), by index into kDayCounters (the agent
+// counters are a subset of the day counters).
+enum Counter : uint8_t {
+  kMessagesIn,
+  kMessagesOut,
+  kOutboundByAgent,
+  kOutboundByBot,
+  kOutboundByOther,
+  kEdits,
+  kDeletions,
+  kDeletionsForEveryone,
+  kDeletionsExplained,
+  kDeletionsUnexplained,
+  kCorrections,
+  kRedactions,
+  kRedactionsDespiteHold,
+  kRedactionsRefused,
+  kErasures,
+  kErasuresDespiteHold,
+  kErasuresRefused,
+  kRefusedPending,
+  kFailedDeliveries,
+  kMarketingTemplatesSent,
+  kMarketingWithoutOptIn,
+  kHandoffs,
+  kNumCounters
+};
+
+// Sorted by bucket.
+using Hist = std::vector<std::pair<uint64_t, uint64_t>>;
+
+void AddSample(Hist& h, uint64_t seconds) {
   const uint64_t b = Bucket(seconds);
-  auto it = std::lower_bound(h.begin(), h.end(), b, [](const json& pair, uint64_t v) {
-    return pair[0].get<uint64_t>() < v;
-  });
-  if (it != h.end() && (*it)[0].get<uint64_t>() == b)
-    (*it)[1] = (*it)[1].get<uint64_t>() + 1;
+  auto it = std::lower_bound(h.begin(), h.end(), b,
+                             [](const std::pair<uint64_t, uint64_t>& p, uint64_t v) {
+                               return p.first < v;
+                             });
+  if (it != h.end() && it->first == b)
+    ++it->second;
   else
-    h.insert(it, json::array({b, 1}));
+    h.insert(it, {b, 1});
 }
 
-// The JSON objects one event reads and changes, written back together at the end.
-class Touched {
- public:
-  explicit Touched(StateStore& store) : store_(store) {}
-  Status Load(const std::string& key, json** out) {
-    auto it = loaded_.find(key);
-    if (it == loaded_.end()) {
-      std::string raw;
-      json v = json::object();
-      if (Status st = store_.Get(key, &raw); st.ok()) {
-        v = json::parse(raw, nullptr, false);
-        if (!v.is_object())
-          return Status::Corruption("corrupt_projection_state", "analytics: unreadable value");
-      } else if (!st.IsNotFound()) {
-        return st;
-      }
-      it = loaded_.emplace(key, std::move(v)).first;
-    }
-    *out = &it->second;
-    return Status::OK();
+struct Counts {
+  int64_t n[kNumCounters] = {};
+  std::vector<std::pair<std::string, int64_t>> by_reason;  // sorted by code
+  Hist time_to_correction, first_response;
+  void Bump(Counter c, int64_t delta = 1) { n[c] += delta; }
+  void BumpReason(const std::string& code) {
+    auto it = std::lower_bound(
+        by_reason.begin(), by_reason.end(), code,
+        [](const std::pair<std::string, int64_t>& p, const std::string& v) { return p.first < v; });
+    if (it != by_reason.end() && it->first == code)
+      ++it->second;
+    else
+      by_reason.insert(it, {code, 1});
   }
-  void Flush() {
-    for (const auto& [k, v] : loaded_) store_.Put(k, Dump(v));
+};
+
+struct TemplateCounts {
+  int64_t sent = 0, delivered = 0, read = 0;
+  Hist time_to_read;
+};
+
+// A deletion counted unexplained, or a correction waiting for its send: when, which day, who.
+struct Pending {
+  int64_t ts = 0;
+  std::string day, agent;
+};
+
+struct MessageState {
+  bool sent = false, out = false, dlv = false, failed = false;
+  bool has_rd = false, has_corr_min = false, has_template = false;
+  int64_t ts = 0, rd = 0, corr_min = 0;
+  std::string day, tn, tl;
+  std::vector<Pending> udel, pcorr;
+};
+
+struct Refusal {
+  std::string day, agent, msg;
+};
+
+struct ConvState {
+  bool has_await = false, bot = false;
+  int64_t await = 0;
+  std::string consent;
+  std::vector<Refusal> refused;
+};
+
+constexpr char kTagCounts = 'D', kTagTemplate = 'T', kTagMessage = 'M', kTagConv = 'C';
+
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(*out) {}
+  void U(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
+  void S(int64_t v) { U((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void Str(std::string_view s) {
+    U(s.size());
+    out_.append(s);
+  }
+  void Byte(char c) { out_.push_back(c); }
+  void H(const Hist& h) {
+    U(h.size());
+    for (const auto& [b, c] : h) {
+      U(b);
+      U(c);
+    }
+  }
+  void P(const std::vector<Pending>& v) {
+    U(v.size());
+    for (const Pending& p : v) {
+      S(p.ts);
+      Str(p.day);
+      Str(p.agent);
+    }
   }
 
  private:
+  std::string& out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool Done() const { return ok_ && in_.empty(); }
+  uint64_t U() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) break;
+      const auto b = static_cast<unsigned char>(in_[0]);
+      in_.remove_prefix(1);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    ok_ = false;
+    return 0;
+  }
+  int64_t S() {
+    const uint64_t u = U();
+    return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  }
+  std::string Str() {
+    const uint64_t n = U();
+    if (!ok_ || n > in_.size()) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return s;
+  }
+  char Byte() {
+    if (in_.empty()) {
+      ok_ = false;
+      return 0;
+    }
+    const char c = in_[0];
+    in_.remove_prefix(1);
+    return c;
+  }
+  // A count of items that each take at least one byte.
+  uint64_t Count() {
+    const uint64_t n = U();
+    if (n > in_.size()) ok_ = false;
+    return ok_ ? n : 0;
+  }
+  void H(Hist* h) {
+    const uint64_t n = Count();
+    h->clear();
+    h->reserve(n);
+    for (uint64_t i = 0; i < n && ok_; ++i) {
+      const uint64_t b = U();
+      const uint64_t c = U();
+      h->emplace_back(b, c);
+    }
+  }
+  void P(std::vector<Pending>* v) {
+    const uint64_t n = Count();
+    v->clear();
+    for (uint64_t i = 0; i < n && ok_; ++i) {
+      Pending p;
+      p.ts = S();
+      p.day = Str();
+      p.agent = Str();
+      v->push_back(std::move(p));
+    }
+  }
+
+ private:
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+void Encode(const Counts& c, std::string* out) {
+  Writer w(out);
+  w.Byte(kTagCounts);
+  size_t nonzero = 0;
+  for (int64_t v : c.n) nonzero += v != 0;
+  w.U(nonzero);
+  for (size_t i = 0; i < kNumCounters; ++i)
+    if (c.n[i] != 0) {
+      w.U(i);
+      w.S(c.n[i]);
+    }
+  w.U(c.by_reason.size());
+  for (const auto& [code, n] : c.by_reason) {
+    w.Str(code);
+    w.S(n);
+  }
+  w.H(c.time_to_correction);
+  w.H(c.first_response);
+}
+
+bool Decode(std::string_view raw, Counts* c) {
+  Reader r(raw);
+  if (r.Byte() != kTagCounts) return false;
+  const uint64_t nonzero = r.Count();
+  for (uint64_t i = 0; i < nonzero && r.ok(); ++i) {
+    const uint64_t idx = r.U();
+    const int64_t v = r.S();
+    if (idx >= kNumCounters) return false;
+    c->n[idx] = v;
+  }
+  const uint64_t reasons = r.Count();
+  for (uint64_t i = 0; i < reasons && r.ok(); ++i) {
+    std::string code = r.Str();
+    const int64_t n = r.S();
+    c->by_reason.emplace_back(std::move(code), n);
+  }
+  r.H(&c->time_to_correction);
+  r.H(&c->first_response);
+  return r.Done();
+}
+
+void Encode(const TemplateCounts& t, std::string* out) {
+  Writer w(out);
+  w.Byte(kTagTemplate);
+  w.S(t.sent);
+  w.S(t.delivered);
+  w.S(t.read);
+  w.H(t.time_to_read);
+}
+
+bool Decode(std::string_view raw, TemplateCounts* t) {
+  Reader r(raw);
+  if (r.Byte() != kTagTemplate) return false;
+  t->sent = r.S();
+  t->delivered = r.S();
+  t->read = r.S();
+  r.H(&t->time_to_read);
+  return r.Done();
+}
+
+void Encode(const MessageState& m, std::string* out) {
+  Writer w(out);
+  w.Byte(kTagMessage);
+  w.U(uint64_t{m.sent} | uint64_t{m.out} << 1 | uint64_t{m.dlv} << 2 | uint64_t{m.failed} << 3 |
+      uint64_t{m.has_rd} << 4 | uint64_t{m.has_corr_min} << 5 | uint64_t{m.has_template} << 6);
+  w.S(m.ts);
+  w.S(m.rd);
+  w.S(m.corr_min);
+  w.Str(m.day);
+  w.Str(m.tn);
+  w.Str(m.tl);
+  w.P(m.udel);
+  w.P(m.pcorr);
+}
+
+bool Decode(std::string_view raw, MessageState* m) {
+  Reader r(raw);
+  if (r.Byte() != kTagMessage) return false;
+  const uint64_t f = r.U();
+  if (f >> 7) return false;
+  m->sent = f & 1;
+  m->out = f & 2;
+  m->dlv = f & 4;
+  m->failed = f & 8;
+  m->has_rd = f & 16;
+  m->has_corr_min = f & 32;
+  m->has_template = f & 64;
+  m->ts = r.S();
+  m->rd = r.S();
+  m->corr_min = r.S();
+  m->day = r.Str();
+  m->tn = r.Str();
+  m->tl = r.Str();
+  r.P(&m->udel);
+  r.P(&m->pcorr);
+  return r.Done();
+}
+
+void Encode(const ConvState& c, std::string* out) {
+  Writer w(out);
+  w.Byte(kTagConv);
+  w.U(uint64_t{c.has_await} | uint64_t{c.bot} << 1);
+  w.S(c.await);
+  w.Str(c.consent);
+  w.U(c.refused.size());
+  for (const Refusal& p : c.refused) {
+    w.Str(p.day);
+    w.Str(p.agent);
+    w.Str(p.msg);
+  }
+}
+
+bool Decode(std::string_view raw, ConvState* c) {
+  Reader r(raw);
+  if (r.Byte() != kTagConv) return false;
+  const uint64_t f = r.U();
+  if (f >> 2) return false;
+  c->has_await = f & 1;
+  c->bot = f & 2;
+  c->await = r.S();
+  c->consent = r.Str();
+  const uint64_t n = r.Count();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    Refusal p;
+    p.day = r.Str();
+    p.agent = r.Str();
+    p.msg = r.Str();
+    c->refused.push_back(std::move(p));
+  }
+  return r.Done();
+}
+
+// The records one event reads and changes, written back together at the end (only those whose
+// bytes changed: a record never stored reads as the empty record).
+class Touched {
+ public:
+  explicit Touched(StateStore& store) : store_(store) {}
+  template <typename T>
+  Status Load(std::string key, T** out) {
+    std::deque<Slot<T>>& slots = Slots<T>();
+    for (Slot<T>& s : slots)
+      if (s.key == key) {
+        *out = &s.value;
+        return Status::OK();
+      }
+    Slot<T>& s = slots.emplace_back();
+    s.key = std::move(key);
+    if (Status st = store_.Get(s.key, &s.raw); st.ok()) {
+      if (!Decode(s.raw, &s.value))
+        return Status::Corruption("corrupt_projection_state", "analytics: unreadable value");
+    } else if (!st.IsNotFound()) {
+      return st;
+    } else {
+      Encode(s.value, &s.raw);  // the empty record: not written unless it changes
+    }
+    *out = &s.value;
+    return Status::OK();
+  }
+  void Flush() {
+    FlushSlots(counts_);
+    FlushSlots(templates_);
+    FlushSlots(messages_);
+    FlushSlots(convs_);
+  }
+
+ private:
+  template <typename T>
+  struct Slot {
+    std::string key, raw;
+    T value;
+  };
+  template <typename T>
+  std::deque<Slot<T>>& Slots() {
+    if constexpr (std::is_same_v<T, Counts>) return counts_;
+    if constexpr (std::is_same_v<T, TemplateCounts>) return templates_;
+    if constexpr (std::is_same_v<T, MessageState>) return messages_;
+    if constexpr (std::is_same_v<T, ConvState>) return convs_;
+  }
+  template <typename T>
+  void FlushSlots(std::deque<Slot<T>>& slots) {
+    std::string buf;
+    for (const Slot<T>& s : slots) {
+      buf.clear();
+      Encode(s.value, &buf);
+      if (buf != s.raw) store_.Put(s.key, buf);
+    }
+  }
+
   StateStore& store_;
-  std::map<std::string, json> loaded_;
+  std::deque<Slot<Counts>> counts_;
+  std::deque<Slot<TemplateCounts>> templates_;
+  std::deque<Slot<MessageState>> messages_;
+  std::deque<Slot<ConvState>> convs_;
 };
 
 #define RETURN_IF_ERROR(expr)                       \
@@ -153,21 +509,22 @@ class AnalyticsFold final : public Projection {
   template <typename Fn>
   Status ForDayAndAgent(Touched& t, const std::string& tenant, const std::string& day,
                         const std::string& agent, Fn fn) {
-    json* d = nullptr;
+    Counts* d = nullptr;
     RETURN_IF_ERROR(t.Load(DayKey('d', tenant, day), &d));
     fn(*d);
     if (!agent.empty()) {
-      json* a = nullptr;
+      Counts* a = nullptr;
       RETURN_IF_ERROR(t.Load(DayKey('a', tenant, day) + agent, &a));
       fn(*a);
     }
     return Status::OK();
   }
-  Status Template(Touched& t, const std::string& tenant, const json& msg, json** out) {
-    std::string k = DayKey('t', tenant, msg.value("day", std::string()));
-    k += LenPrefixed(msg.value("tn", std::string()));
-    k += msg.value("tl", std::string());
-    return t.Load(k, out);
+  Status Template(Touched& t, const std::string& tenant, const MessageState& msg,
+                  TemplateCounts** out) {
+    std::string k = DayKey('t', tenant, msg.day);
+    k += LenPrefixed(msg.tn);
+    k += msg.tl;
+    return t.Load(std::move(k), out);
   }
 
   Status ApplyOrThrow(const Event& e, StateStore& store);
@@ -181,80 +538,85 @@ class AnalyticsFold final : public Projection {
 };
 
 Status AnalyticsFold::OnSent(const Event& e, Touched& t) {
-  json* m = nullptr;
-  RETURN_IF_ERROR(t.Load(MessageState(e.conversation_id, e.message_id), &m));
-  if (m->value("sent", false)) return Status::OK();  // a message id is sent once
+  MessageState* m = nullptr;
+  RETURN_IF_ERROR(t.Load(MessageStateKey(e.conversation_id, e.message_id), &m));
+  if (m->sent) return Status::OK();  // a message id is sent once
   const std::string tenant = TenantOf(e);
   const int64_t at = OccurredAt(e);
   const std::string day = keys::UtcDay(at);
   const std::string agent = AgentRef(e);
   const bool outbound = e.direction == Direction::kOutbound;
-  (*m)["sent"] = true;
-  (*m)["ts"] = at;
-  (*m)["day"] = day;
-  (*m)["out"] = outbound;
+  m->sent = true;
+  m->ts = at;
+  m->day = day;
+  m->out = outbound;
 
-  json* conv = nullptr;
-  RETURN_IF_ERROR(t.Load(ConvState(e.conversation_id), &conv));
+  ConvState* conv = nullptr;
+  RETURN_IF_ERROR(t.Load(ConvStateKey(e.conversation_id), &conv));
   if (!outbound) {
-    RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, "", [](json& c) { Bump(c, "messages_in"); }));
-    if (!conv->contains("await")) (*conv)["await"] = at;  // the first unanswered inbound
+    RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, "", [](Counts& c) { c.Bump(kMessagesIn); }));
+    if (!conv->has_await) {  // the first unanswered inbound
+      conv->has_await = true;
+      conv->await = at;
+    }
   } else {
-    const char* by = e.actor.kind == ActorKind::kAgent ? "outbound_by_agent"
-                     : e.actor.kind == ActorKind::kBot ? "outbound_by_bot"
-                                                       : "outbound_by_other";
-    RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, "", [&](json& c) { Bump(c, by); }));
+    const Counter by = e.actor.kind == ActorKind::kAgent ? kOutboundByAgent
+                       : e.actor.kind == ActorKind::kBot ? kOutboundByBot
+                                                         : kOutboundByOther;
+    RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, "", [&](Counts& c) { c.Bump(by); }));
     RETURN_IF_ERROR(
-        ForDayAndAgent(t, tenant, day, agent, [](json& c) { Bump(c, "messages_out"); }));
+        ForDayAndAgent(t, tenant, day, agent, [](Counts& c) { c.Bump(kMessagesOut); }));
     // First response: the first outbound after (by its own time) an unanswered inbound.
-    if (auto it = conv->find("await"); it != conv->end() && at >= it->get<int64_t>()) {
-      const uint64_t s = Seconds(it->get<int64_t>(), at);
-      conv->erase("await");
+    if (conv->has_await && at >= conv->await) {
+      const uint64_t s = Seconds(conv->await, at);
+      conv->has_await = false;
+      conv->await = 0;
       RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent,
-                                     [&](json& c) { AddSample(c, "first_response", s); }));
+                                     [&](Counts& c) { AddSample(c.first_response, s); }));
     }
     // Bot-to-agent handoff: an agent message after a bot message with no agent message between.
     if (e.actor.kind == ActorKind::kBot) {
-      (*conv)["bot"] = true;
+      conv->bot = true;
     } else if (e.actor.kind == ActorKind::kAgent) {
-      if (conv->value("bot", false))
+      if (conv->bot)
         RETURN_IF_ERROR(
-            ForDayAndAgent(t, tenant, day, agent, [](json& c) { Bump(c, "handoffs"); }));
-      conv->erase("bot");
+            ForDayAndAgent(t, tenant, day, agent, [](Counts& c) { c.Bump(kHandoffs); }));
+      conv->bot = false;
     }
     if (e.template_) {
       std::string category = e.template_->category;
       std::transform(category.begin(), category.end(), category.begin(),
                      [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
       if (category == "marketing") {
-        const bool opted_in = conv->value("consent", std::string()) == "opt_in";
-        RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent, [&](json& c) {
-          Bump(c, "marketing_templates_sent");
-          if (!opted_in) Bump(c, "marketing_without_opt_in");
+        const bool opted_in = conv->consent == "opt_in";
+        RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent, [&](Counts& c) {
+          c.Bump(kMarketingTemplatesSent);
+          if (!opted_in) c.Bump(kMarketingWithoutOptIn);
         }));
       }
-      (*m)["tn"] = e.template_->name;
-      (*m)["tl"] = e.template_->language;
-      json* tp = nullptr;
+      m->has_template = true;
+      m->tn = e.template_->name;
+      m->tl = e.template_->language;
+      TemplateCounts* tp = nullptr;
       RETURN_IF_ERROR(Template(t, tenant, *m, &tp));
-      Bump(*tp, "sent");
+      ++tp->sent;
       // Statuses that arrived before the send.
-      if (m->value("dlv", false)) Bump(*tp, "delivered");
-      if (auto rd = m->find("rd"); rd != m->end()) {
-        Bump(*tp, "read");
-        AddSample(*tp, "time_to_read", Seconds(at, rd->get<int64_t>()));
+      if (m->dlv) ++tp->delivered;
+      if (m->has_rd) {
+        ++tp->read;
+        AddSample(tp->time_to_read, Seconds(at, m->rd));
       }
     }
   }
   // Corrections recorded before the send they correct.
-  if (auto pc = m->find("pcorr"); pc != m->end()) {
-    json pending = std::move(*pc);
-    m->erase("pcorr");
-    for (const json& c : pending) {
-      const uint64_t s = Seconds(at, c.value("ts", int64_t{0}));
-      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, c.value("day", std::string()),
-                                     c.value("agent", std::string()),
-                                     [&](json& x) { AddSample(x, "time_to_correction", s); }));
+  if (!m->pcorr.empty()) {
+    std::vector<Pending> pending = std::move(m->pcorr);
+    m->pcorr.clear();
+    for (const Pending& c : pending) {
+      const uint64_t s = Seconds(at, c.ts);
+      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, c.day, c.agent, [&](Counts& x) {
+        AddSample(x.time_to_correction, s);
+      }));
     }
   }
   return Status::OK();
@@ -266,27 +628,21 @@ Status AnalyticsFold::OnDeleted(const Event& e, Touched& t) {
   const std::string day = keys::UtcDay(at);
   const std::string agent = AgentRef(e);
   const bool everyone = e.scope == DeleteScope::kEveryone;
-  RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent, [&](json& c) {
-    Bump(c, "deletions");
-    if (everyone) Bump(c, "deletions_for_everyone");
+  RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent, [&](Counts& c) {
+    c.Bump(kDeletions);
+    if (everyone) c.Bump(kDeletionsForEveryone);
   }));
   // Only the business's own deletions for everyone owe the customer an explanation.
   if (!everyone || !IsCommand(e.actor.kind)) return Status::OK();
-  json* m = nullptr;
-  RETURN_IF_ERROR(t.Load(MessageState(e.conversation_id, e.message_id), &m));
+  MessageState* m = nullptr;
+  RETURN_IF_ERROR(t.Load(MessageStateKey(e.conversation_id, e.message_id), &m));
   bool explained = !e.reason.empty();
-  if (auto c = m->find("corr_min"); !explained && c != m->end())
-    explained = c->get<int64_t>() <= at + options_.explanation_window_us;
-  RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent, [&](json& c) {
-    Bump(c, explained ? "deletions_explained" : "deletions_unexplained");
+  if (!explained && m->has_corr_min)
+    explained = m->corr_min <= at + options_.explanation_window_us;
+  RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent, [&](Counts& c) {
+    c.Bump(explained ? kDeletionsExplained : kDeletionsUnexplained);
   }));
-  if (!explained) {
-    json d = json::object();
-    d["ts"] = at;
-    d["day"] = day;
-    if (!agent.empty()) d["agent"] = agent;
-    (*m)["udel"].push_back(std::move(d));
-  }
+  if (!explained) m->udel.push_back(Pending{at, day, agent});
   return Status::OK();
 }
 
@@ -295,105 +651,94 @@ Status AnalyticsFold::OnCorrected(const Event& e, Touched& t) {
   const int64_t at = OccurredAt(e);
   const std::string day = keys::UtcDay(at);
   const std::string agent = AgentRef(e);
-  RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent, [&](json& c) {
-    Bump(c, "corrections");
-    json& by = c["corrections_by_reason"];
-    if (!by.is_object()) by = json::object();
-    by[e.reason_code] = by.value(e.reason_code, int64_t{0}) + 1;
+  RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent, [&](Counts& c) {
+    c.Bump(kCorrections);
+    c.BumpReason(e.reason_code);
   }));
-  json* m = nullptr;
-  RETURN_IF_ERROR(t.Load(MessageState(e.conversation_id, e.message_id), &m));
-  if (!m->contains("corr_min") || at < (*m)["corr_min"].get<int64_t>()) (*m)["corr_min"] = at;
+  MessageState* m = nullptr;
+  RETURN_IF_ERROR(t.Load(MessageStateKey(e.conversation_id, e.message_id), &m));
+  if (!m->has_corr_min || at < m->corr_min) {
+    m->has_corr_min = true;
+    m->corr_min = at;
+  }
   // Deletions counted as unexplained that this correction explains after all.
-  if (auto ud = m->find("udel"); ud != m->end()) {
-    json keep = json::array();
-    for (const json& d : *ud) {
-      if (at > d.value("ts", int64_t{0}) + options_.explanation_window_us) {
-        keep.push_back(d);
+  if (!m->udel.empty()) {
+    std::vector<Pending> keep;
+    for (Pending& d : m->udel) {
+      if (at > d.ts + options_.explanation_window_us) {
+        keep.push_back(std::move(d));
         continue;
       }
-      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, d.value("day", std::string()),
-                                     d.value("agent", std::string()), [](json& c) {
-                                       Bump(c, "deletions_unexplained", -1);
-                                       Bump(c, "deletions_explained");
-                                     }));
+      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, d.day, d.agent, [](Counts& c) {
+        c.Bump(kDeletionsUnexplained, -1);
+        c.Bump(kDeletionsExplained);
+      }));
     }
-    if (keep.empty())
-      m->erase("udel");
-    else
-      (*m)["udel"] = std::move(keep);
+    m->udel = std::move(keep);
   }
   // Time to correction: from the wrong message's send to this correction.
-  if (m->value("sent", false)) {
-    const uint64_t s = Seconds(m->value("ts", int64_t{0}), at);
+  if (m->sent) {
+    const uint64_t s = Seconds(m->ts, at);
     RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, agent,
-                                   [&](json& c) { AddSample(c, "time_to_correction", s); }));
+                                   [&](Counts& c) { AddSample(c.time_to_correction, s); }));
   } else {
-    json p = json::object();
-    p["ts"] = at;
-    p["day"] = day;
-    if (!agent.empty()) p["agent"] = agent;
-    (*m)["pcorr"].push_back(std::move(p));
+    m->pcorr.push_back(Pending{at, day, agent});
   }
   return Status::OK();
 }
 
 Status AnalyticsFold::ApplyRefused(const Event& e, Touched& t, bool erasure) {
-  json* conv = nullptr;
-  RETURN_IF_ERROR(t.Load(ConvState(e.conversation_id), &conv));
-  auto it = conv->find("refused");
-  if (it == conv->end()) return Status::OK();
-  json keep = json::array();
-  for (const json& p : *it) {
-    if (!erasure && p.value("msg", std::string()) != e.message_id) {
-      keep.push_back(p);
+  ConvState* conv = nullptr;
+  RETURN_IF_ERROR(t.Load(ConvStateKey(e.conversation_id), &conv));
+  if (conv->refused.empty()) return Status::OK();
+  std::vector<Refusal> keep;
+  for (Refusal& p : conv->refused) {
+    if (!erasure && p.msg != e.message_id) {
+      keep.push_back(std::move(p));
       continue;
     }
-    RETURN_IF_ERROR(ForDayAndAgent(t, TenantOf(e), p.value("day", std::string()),
-                                   p.value("agent", std::string()),
-                                   [](json& c) { Bump(c, "refused_pending", -1); }));
+    RETURN_IF_ERROR(ForDayAndAgent(t, TenantOf(e), p.day, p.agent,
+                                   [](Counts& c) { c.Bump(kRefusedPending, -1); }));
   }
-  if (keep.empty())
-    conv->erase("refused");
-  else
-    (*conv)["refused"] = std::move(keep);
+  conv->refused = std::move(keep);
   return Status::OK();
 }
 
 Status AnalyticsFold::OnStatus(const Event& e, Touched& t) {
-  json* m = nullptr;
-  RETURN_IF_ERROR(t.Load(MessageState(e.conversation_id, e.message_id), &m));
-  const bool sent = m->value("sent", false);
-  if (sent && !m->value("out", false)) return Status::OK();  // receipts are for outbound messages
+  MessageState* m = nullptr;
+  RETURN_IF_ERROR(t.Load(MessageStateKey(e.conversation_id, e.message_id), &m));
+  const bool sent = m->sent;
+  if (sent && !m->out) return Status::OK();  // receipts are for outbound messages
   const std::string tenant = TenantOf(e);
   const int64_t at = OccurredAt(e);
-  const bool has_template = sent && m->contains("tn");
+  const bool has_template = sent && m->has_template;
   switch (e.status) {
     case Delivery::kFailed:
-      if (!m->value("failed", false)) {  // a message fails once, however often it is reported
-        (*m)["failed"] = true;
+      if (!m->failed) {  // a message fails once, however often it is reported
+        m->failed = true;
         RETURN_IF_ERROR(ForDayAndAgent(t, tenant, keys::UtcDay(at), "",
-                                       [](json& c) { Bump(c, "failed_deliveries"); }));
+                                       [](Counts& c) { c.Bump(kFailedDeliveries); }));
       }
       return Status::OK();
     case Delivery::kDelivered:
     case Delivery::kRead: {
       // `read` implies delivered (WhatsApp skips `delivered` when a message is read at once).
-      if (!m->value("dlv", false)) {
-        (*m)["dlv"] = true;
+      if (!m->dlv) {
+        m->dlv = true;
         if (has_template) {
-          json* tp = nullptr;
+          TemplateCounts* tp = nullptr;
           RETURN_IF_ERROR(Template(t, tenant, *m, &tp));
-          Bump(*tp, "delivered");
+          ++tp->delivered;
         }
       }
-      if (e.status == Delivery::kRead && !m->contains("rd")) {
-        (*m)["rd"] = at;
+      if (e.status == Delivery::kRead && !m->has_rd) {
+        m->has_rd = true;
+        m->rd = at;
         if (has_template) {
-          json* tp = nullptr;
+          TemplateCounts* tp = nullptr;
           RETURN_IF_ERROR(Template(t, tenant, *m, &tp));
-          Bump(*tp, "read");
-          AddSample(*tp, "time_to_read", Seconds(m->value("ts", int64_t{0}), at));
+          ++tp->read;
+          AddSample(tp->time_to_read, Seconds(m->ts, at));
         }
       }
       return Status::OK();
@@ -404,8 +749,7 @@ Status AnalyticsFold::OnStatus(const Event& e, Touched& t) {
 }
 
 Status AnalyticsFold::Apply(const Event& e, StateStore& store) {
-  // nlohmann::json reports type errors by exception; none may cross projections/. The fold's
-  // own values never raise one, so reaching the catch means the stored state is not ours.
+  // No exception may cross projections/ (an allocation failure is the only one left).
   try {
     return ApplyOrThrow(e, store);
   } catch (const std::exception& ex) {
@@ -423,7 +767,7 @@ Status AnalyticsFold::ApplyOrThrow(const Event& e, StateStore& store) {
       break;
     case EventType::kMessageEdited:
       RETURN_IF_ERROR(
-          ForDayAndAgent(t, tenant, day, AgentRef(e), [](json& c) { Bump(c, "edits"); }));
+          ForDayAndAgent(t, tenant, day, AgentRef(e), [](Counts& c) { c.Bump(kEdits); }));
       break;
     case EventType::kMessageDeleted:
       RETURN_IF_ERROR(OnDeleted(e, t));
@@ -432,33 +776,33 @@ Status AnalyticsFold::ApplyOrThrow(const Event& e, StateStore& store) {
       RETURN_IF_ERROR(OnCorrected(e, t));
       break;
     case EventType::kMessageRedacted:
-      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](json& c) {
-        Bump(c, "redactions");
-        if (e.override_hold) Bump(c, "redactions_despite_hold");
+      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](Counts& c) {
+        c.Bump(kRedactions);
+        if (e.override_hold) c.Bump(kRedactionsDespiteHold);
       }));
       RETURN_IF_ERROR(ApplyRefused(e, t, false));
       break;
     case EventType::kSubjectErased:
-      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](json& c) {
-        Bump(c, "erasures");
-        if (e.override_hold) Bump(c, "erasures_despite_hold");
+      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](Counts& c) {
+        c.Bump(kErasures);
+        if (e.override_hold) c.Bump(kErasuresDespiteHold);
       }));
       RETURN_IF_ERROR(ApplyRefused(e, t, true));
       break;
     case EventType::kErasureRefused: {
       // Counted on the day of the refusal, pending there until a later redaction of the
       // message (or an erasure of the conversation's subject) applies it.
-      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](json& c) {
-        Bump(c, e.refused == EventType::kSubjectErased ? "erasures_refused" : "redactions_refused");
-        Bump(c, "refused_pending");
+      RETURN_IF_ERROR(ForDayAndAgent(t, tenant, day, AgentRef(e), [&](Counts& c) {
+        c.Bump(e.refused == EventType::kSubjectErased ? kErasuresRefused : kRedactionsRefused);
+        c.Bump(kRefusedPending);
       }));
-      json* conv = nullptr;
-      RETURN_IF_ERROR(t.Load(ConvState(e.conversation_id), &conv));
-      json p = json::object();
-      p["day"] = day;
-      p["agent"] = AgentRef(e);
-      if (e.refused == EventType::kMessageRedacted) p["msg"] = e.message_id;
-      (*conv)["refused"].push_back(std::move(p));
+      ConvState* conv = nullptr;
+      RETURN_IF_ERROR(t.Load(ConvStateKey(e.conversation_id), &conv));
+      Refusal p;
+      p.day = day;
+      p.agent = AgentRef(e);
+      if (e.refused == EventType::kMessageRedacted) p.msg = e.message_id;
+      conv->refused.push_back(std::move(p));
       break;
     }
     case EventType::kMessageStatus:
@@ -467,9 +811,9 @@ Status AnalyticsFold::ApplyOrThrow(const Event& e, StateStore& store) {
     case EventType::kConsentChanged:
       // Marketing consent in log order: what the business's systems knew when they sent.
       if (e.consent_scope == "marketing" && e.consent != ConsentState::kUnknown) {
-        json* conv = nullptr;
-        RETURN_IF_ERROR(t.Load(ConvState(e.conversation_id), &conv));
-        (*conv)["consent"] = std::string(ToString(e.consent));
+        ConvState* conv = nullptr;
+        RETURN_IF_ERROR(t.Load(ConvStateKey(e.conversation_id), &conv));
+        conv->consent = std::string(ToString(e.consent));
       }
       break;
     default:  // reactions, legal holds, notes: not counted
@@ -506,20 +850,7 @@ struct Counters {
   std::map<std::string, int64_t> n;
   std::map<std::string, int64_t> by_reason;
   Histogram ttc, frt;
-  void Add(const json& v) {
-    for (const auto& [k, x] : v.items()) {
-      if (x.is_number_integer()) {
-        n[k] += x.get<int64_t>();
-      } else if (k == "corrections_by_reason" && x.is_object()) {
-        for (const auto& [code, c] : x.items())
-          if (c.is_number_integer()) by_reason[code] += c.get<int64_t>();
-      } else if (x.is_array() && (k == "time_to_correction" || k == "first_response")) {
-        Histogram& h = k == "time_to_correction" ? ttc : frt;
-        for (const json& p : x)
-          if (p.is_array() && p.size() == 2) h[p[0].get<uint64_t>()] += p[1].get<uint64_t>();
-      }
-    }
-  }
+  void Add(const Counts& v);
   void Add(const Counters& o) {
     for (const auto& [k, x] : o.n) n[k] += x;
     for (const auto& [k, x] : o.by_reason) by_reason[k] += x;
@@ -598,6 +929,16 @@ constexpr const char* kAgentCounters[] = {"messages_out",
                                           "marketing_without_opt_in",
                                           "handoffs"};
 
+static_assert(std::size(kDayCounters) == kNumCounters);
+
+void Counters::Add(const Counts& v) {
+  for (size_t i = 0; i < kNumCounters; ++i)
+    if (v.n[i] != 0) n[kDayCounters[i]] += v.n[i];
+  for (const auto& [code, c] : v.by_reason) by_reason[code] += c;
+  for (const auto& [b, c] : v.time_to_correction) ttc[b] += c;
+  for (const auto& [b, c] : v.first_response) frt[b] += c;
+}
+
 json Summary(const Counters& c, bool agent) {
   json j = json::object();
   if (agent) {
@@ -659,7 +1000,8 @@ Result<std::string> RenderOrThrow(StateReader& state, const AnalyticsQuery& quer
   std::map<std::string, TenantReport> tenants;
   bool corrupt = false;
   auto scan = [&](char tag, const std::function<void(TenantReport&, std::string_view day,
-                                                     std::string_view rest, const json&)>& fn) {
+                                                     std::string_view rest,
+                                                     std::string_view value)>& fn) {
     std::string prefix(1, tag);
     if (!query.tenant.empty()) prefix += LenPrefixed(query.tenant);
     return state.Scan(prefix, [&](std::string_view key, std::string_view value) {
@@ -669,24 +1011,36 @@ Result<std::string> RenderOrThrow(StateReader& state, const AnalyticsQuery& quer
         return false;
       }
       if (!in_range(day)) return true;
-      json v = json::parse(value, nullptr, false);
-      if (!v.is_object()) {
-        corrupt = true;
-        return false;
-      }
-      fn(tenants[std::string(tenant)], day, rest, v);
-      return true;
+      fn(tenants[std::string(tenant)], day, rest, value);
+      return !corrupt;
     });
   };
-  RETURN_IF_ERROR(scan('d', [](TenantReport& r, std::string_view day, std::string_view,
-                               const json& v) { r.days[std::string(day)].Add(v); }));
-  RETURN_IF_ERROR(
-      scan('a', [](TenantReport& r, std::string_view, std::string_view rest, const json& v) {
+  RETURN_IF_ERROR(scan('d', [&](TenantReport& r, std::string_view day, std::string_view,
+                                std::string_view value) {
+    Counts v;
+    if (!Decode(value, &v)) {
+      corrupt = true;
+      return;
+    }
+    r.days[std::string(day)].Add(v);
+  }));
+  RETURN_IF_ERROR(scan(
+      'a', [&](TenantReport& r, std::string_view, std::string_view rest, std::string_view value) {
+        Counts v;
+        if (!Decode(value, &v)) {
+          corrupt = true;
+          return;
+        }
         if (rest.empty()) return;
         r.agents[{rest[0], std::string(rest.substr(1))}].Add(v);
       }));
-  RETURN_IF_ERROR(
-      scan('t', [&](TenantReport& r, std::string_view, std::string_view rest, const json& v) {
+  RETURN_IF_ERROR(scan(
+      't', [&](TenantReport& r, std::string_view, std::string_view rest, std::string_view value) {
+        TemplateCounts v;
+        if (!Decode(value, &v)) {
+          corrupt = true;
+          return;
+        }
         if (rest.size() < 2) return;
         const size_t len =
             (static_cast<unsigned char>(rest[0]) << 8) | static_cast<unsigned char>(rest[1]);
@@ -696,12 +1050,10 @@ Result<std::string> RenderOrThrow(StateReader& state, const AnalyticsQuery& quer
         }
         TemplateStats& s =
             r.templates[{std::string(rest.substr(2, len)), std::string(rest.substr(2 + len))}];
-        s.sent += v.value("sent", int64_t{0});
-        s.delivered += v.value("delivered", int64_t{0});
-        s.read += v.value("read", int64_t{0});
-        if (auto h = v.find("time_to_read"); h != v.end() && h->is_array())
-          for (const json& p : *h)
-            if (p.is_array() && p.size() == 2) s.ttr[p[0].get<uint64_t>()] += p[1].get<uint64_t>();
+        s.sent += v.sent;
+        s.delivered += v.delivered;
+        s.read += v.read;
+        for (const auto& [b, c] : v.time_to_read) s.ttr[b] += c;
       }));
   if (corrupt)
     return Status::Corruption("corrupt_projection_state", "analytics: unreadable key or value");
