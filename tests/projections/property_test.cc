@@ -460,9 +460,6 @@ class Generator {
     e.override_hold = conv_->held;
     const std::string r = Marker();
     e.reason = "redaction reason " + r;
-    // The ledger refuses a redaction under a legal hold unless it overrides it (issue 6); the
-    // generator places holds at random, so its redactions override.
-    e.override_hold = true;
     conv_->hidden.push_back(r);
     m->redacted = true;
     Record(std::move(e));
