@@ -336,17 +336,43 @@ std::string Fmt(const char* f, double v) {
   return buf;
 }
 
+// --reads_only=DIR: only the current reads of the big conversation, on a ledger kept by an
+// earlier run (CONVLEDGER_BENCH_KEEP=1); for profiling them (perf record) without the rest.
+int ReadsOnly(const std::string& dir) {
+  const std::string big_id = "bench-big-conversation";
+  auto ledger = OpenLedger(dir, true, /*read_only=*/true);
+  const size_t reads = EnvOr("CONVLEDGER_BENCH_READS", 2000);
+  auto size_of = [](const Result<std::string>& r, const char* what) -> size_t {
+    if (!r.ok()) Fail(what, r.status());
+    return r->size();
+  };
+  (void)projections::History(*ledger, big_id, {});
+  const Latency h = Measure(reads, [&] {
+    return size_of(projections::History(*ledger, big_id, {}), "history");
+  });
+  const Latency v = Measure(reads, [&] {
+    return size_of(projections::CustomerView(*ledger, big_id, {}), "customer view");
+  });
+  std::printf("history: %zu B, p50 %.3f ms, p99 %.3f ms\n", h.bytes, h.p50_ms, h.p99_ms);
+  std::printf("customer view: %zu B, p50 %.3f ms, p99 %.3f ms\n", v.bytes, v.p50_ms, v.p99_ms);
+  return 0;
+}
+
 int Run(int argc, char** argv) {
-  std::string dir, summary;
+  std::string dir, summary, reads_only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--dir=", 0) == 0) dir = a.substr(6);
     else if (a.rfind("--summary_md=", 0) == 0) summary = a.substr(13);
+    else if (a.rfind("--reads_only=", 0) == 0) reads_only = a.substr(13);
     else {
-      std::fprintf(stderr, "usage: projections_bench [--dir=DIR] [--summary_md=FILE]\n");
+      std::fprintf(stderr,
+                   "usage: projections_bench [--dir=DIR] [--summary_md=FILE] "
+                   "[--reads_only=KEPT_LEDGER]\n");
       return 2;
     }
   }
+  if (!reads_only.empty()) return ReadsOnly(reads_only);
   if (!dir.empty()) SetBaseDir(dir);
   const uint64_t total = EnvOr("CONVLEDGER_BENCH_EVENTS", 1000000);
   const uint64_t conversations = std::max<uint64_t>(1, total / 20);

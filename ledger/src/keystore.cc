@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,18 +28,23 @@ std::string Hex(std::string_view b) {
 }
 
 bool Unhex(std::string_view h, std::string* out) {
+  // A table, not branches: every content read parses a key id.
+  static constexpr auto kNibble = [] {
+    std::array<int8_t, 256> t{};
+    t.fill(-1);
+    for (int c = 0; c < 10; ++c) t['0' + c] = static_cast<int8_t>(c);
+    for (int c = 0; c < 6; ++c) {
+      t['a' + c] = static_cast<int8_t>(10 + c);
+      t['A' + c] = static_cast<int8_t>(10 + c);
+    }
+    return t;
+  }();
   if (h.size() % 2) return false;
-  out->clear();
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
+  out->resize(h.size() / 2);
   for (size_t i = 0; i < h.size(); i += 2) {
-    const int a = nib(h[i]), b = nib(h[i + 1]);
-    if (a < 0 || b < 0) return false;
-    out->push_back(static_cast<char>(a * 16 + b));
+    const int a = kNibble[static_cast<uint8_t>(h[i])], b = kNibble[static_cast<uint8_t>(h[i + 1])];
+    if ((a | b) < 0) return false;
+    (*out)[i / 2] = static_cast<char>(a * 16 + b);
   }
   return true;
 }
@@ -311,17 +317,21 @@ Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& seal
     return Status::Corruption("unknown_key", "no data key " + sealed.key_id);
   }
   if (!s.ok()) return Status::IOError("reading a content key: " + s.ToString());
-  SubjectRecord rec;
-  s = db_->Get(rocksdb::ReadOptions(), cf_, keystore::SubjectKey(sid), &v);
-  if (!s.ok() || !DecodeSubject(v, &rec))
-    return Status::Corruption("unknown_key", "data key without its subject key");
   crypto::Key sk, dk;
-  if (!rec.active) {
-    out.access = ContentAccess::kErased;
-    return out;
+  // A cached subject key is an active one (an erasure forgets it when it commits, and destroys
+  // the data keys in the same batch, so the data key just read proves the subject was active).
+  if (!CachedSubjectKey(sid, &sk)) {
+    SubjectRecord rec;
+    s = db_->Get(rocksdb::ReadOptions(), cf_, keystore::SubjectKey(sid), &v);
+    if (!s.ok() || !DecodeSubject(v, &rec))
+      return Status::Corruption("unknown_key", "data key without its subject key");
+    if (!rec.active) {
+      out.access = ContentAccess::kErased;
+      return out;
+    }
+    if (!SubjectKey(sid, rec, &sk))
+      return Status::Corruption("content_auth_failed", "a subject key does not unwrap");
   }
-  if (!SubjectKey(sid, rec, &sk))
-    return Status::Corruption("content_auth_failed", "a subject key does not unwrap");
   const bool unwrapped = crypto::Unwrap(sk, dkey, wrapped, &dk);
   crypto::Cleanse(sk.data(), sk.size());
   if (!unwrapped) return Status::Corruption("content_auth_failed", "a data key does not unwrap");

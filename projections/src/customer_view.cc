@@ -18,6 +18,7 @@
 // once the send is known, and nothing the customer could no longer see: content is dropped as
 // soon as a deletion for everyone takes effect or the message is redacted.
 #include <algorithm>
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -64,8 +65,16 @@ std::string Base64(std::string_view in) {
 }
 
 std::optional<std::string> Unbase64(std::string_view in) {
+  // A table, not a search of kB64: every sealed fragment of a read is decoded.
+  static constexpr auto kValue = [] {
+    std::array<int8_t, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kB64[i])] = static_cast<int8_t>(i);
+    return t;
+  }();
   if (in.size() % 4 != 0) return std::nullopt;
   std::string out;
+  out.reserve(in.size() / 4 * 3);
   uint32_t v = 0;
   int bits = 0;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -74,9 +83,9 @@ std::optional<std::string> Unbase64(std::string_view in) {
       if (i + 2 < in.size()) return std::nullopt;
       break;
     }
-    const char* p = std::char_traits<char>::find(kB64, 64, c);
-    if (!p) return std::nullopt;
-    v = (v << 6) | static_cast<uint32_t>(p - kB64);
+    const int8_t d = kValue[static_cast<uint8_t>(c)];
+    if (d < 0) return std::nullopt;
+    v = (v << 6) | static_cast<uint32_t>(d);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
@@ -543,12 +552,89 @@ class FragmentOpener {
     return Status::OK();
   }
 
+  // The common case without parsing the fragment: its sealed items (the content, and the
+  // template's parameters, from the same envelope) all open. Writes exactly what Open() and
+  // Dump() would (keys in sorted order: "media" just before "message_id", the template's
+  // "parameters" where its "sealed" was, "text" last) and sets *done; otherwise leaves `out`
+  // alone and the caller takes the general path. Outside JSON strings quotes are never
+  // escaped, so the patterns below are keys of the fragment itself; the content's "sealed"
+  // sorts before "template", the template's own comes inside it.
+  Status Splice(std::string_view v, std::string* out, bool* done) {
+    *done = false;
+    constexpr size_t npos = std::string_view::npos;
+    static constexpr std::string_view kSealed = R"("sealed":")";
+    if (v.empty() || v.back() != '}') return Status::OK();
+    const size_t m = v.find(R"(,"message_id":)");
+    const size_t t = v.find(R"(,"template":{)");
+    if (m == npos) return Status::OK();
+    struct Item {  // [begin, end): `,"sealed":"<b64>"`; b64 inside
+      size_t begin = npos, end = npos;
+      std::string_view b64;
+      const OpenedContent* opened = nullptr;
+    } content, params;
+    for (size_t at = v.find(R"("sealed":)"); at != npos; at = v.find(R"("sealed":)", at + 1)) {
+      if (at == 0 || v[at - 1] != ',' || v.compare(at, kSealed.size(), kSealed) != 0)
+        return Status::OK();  // {"sealed":true} or something unexpected: the general path
+      const size_t e = v.find('"', at + kSealed.size());
+      if (e == npos) return Status::OK();
+      Item& item = (t == npos || at < t) ? content : params;
+      if (item.begin != npos) return Status::OK();
+      item.begin = at - 1;
+      item.end = e + 1;
+      item.b64 = v.substr(at + kSealed.size(), e - at - kSealed.size());
+    }
+    if (content.begin == npos && params.begin == npos) return Status::OK();
+    if (content.begin != npos && content.begin < m) return Status::OK();
+    for (Item* item : {&content, &params}) {
+      if (item->begin == npos) continue;
+      if (Status st = OpenEnvelope(item->b64, &item->opened); !st.ok()) return st;
+      if (!item->opened) return Status::OK();  // a placeholder: the general path
+    }
+    std::string media, text;
+    if (content.opened && content.opened->content) {
+      const Content& c = *content.opened->content;
+      if (!c.media.empty()) media = Dump(PlainContentJson(c)["media"]);
+      if (!c.text.empty()) text = Dump(json(c.text));
+    }
+    out->append(v.substr(0, m));
+    if (!media.empty()) {
+      out->append(R"(,"media":)");
+      out->append(media);
+    }
+    size_t cursor = m;
+    if (content.begin != npos) {
+      out->append(v.substr(cursor, content.begin - cursor));
+      cursor = content.end;
+    }
+    if (params.begin != npos) {
+      out->append(v.substr(cursor, params.begin - cursor));
+      if (!params.opened->template_parameters.empty()) {
+        out->append(R"(,"parameters":)");
+        out->append(Dump(json(params.opened->template_parameters)));
+      }
+      cursor = params.end;
+    }
+    out->append(v.substr(cursor, v.size() - 1 - cursor));
+    if (!text.empty()) {
+      out->append(R"(,"text":)");
+      out->append(text);
+    }
+    out->push_back('}');
+    *done = true;
+    return Status::OK();
+  }
+
  private:
   // nullptr in *out: cannot be opened here (no opener, no envelope, or its keys destroyed).
   Status OpenB64(const json& value, const OpenedContent** out) {
     *out = nullptr;
     if (!opener_ || !value.is_string()) return Status::OK();
-    const std::string& b64 = value.get_ref<const std::string&>();
+    return OpenEnvelope(value.get_ref<const std::string&>(), out);
+  }
+
+  Status OpenEnvelope(std::string_view b64, const OpenedContent** out) {
+    *out = nullptr;
+    if (!opener_) return Status::OK();
     auto it = cache_.find(b64);
     if (it == cache_.end()) {
       std::optional<std::string> bytes = Unbase64(b64);
@@ -559,7 +645,7 @@ class FragmentOpener {
                                   "customer_view: unreadable sealed content");
       Result<OpenedContent> opened = opener_->Open(conversation_id_, *sealed);
       if (!opened.ok()) return opened.status();
-      it = cache_.emplace(b64, std::move(*opened)).first;
+      it = cache_.emplace(std::string(b64), std::move(*opened)).first;
     }
     const ContentAccess a = it->second.access;
     if (a == ContentAccess::kOpened || a == ContentAccess::kPlain) *out = &it->second;
@@ -568,7 +654,7 @@ class FragmentOpener {
 
   ContentOpener* opener_;
   const std::string_view conversation_id_;
-  std::map<std::string, OpenedContent> cache_;
+  std::map<std::string, OpenedContent, std::less<>> cache_;
 };
 
 }  // namespace
@@ -611,6 +697,14 @@ Result<std::string> RenderCustomerView(StateReader& state, std::string_view conv
         if (!erased && v.find(R"("sealed":)") == std::string_view::npos) {
           out.append(v);
           return true;
+        }
+        if (!erased) {
+          bool done = false;
+          if (Status s = fragments.Splice(v, &out, &done); !s.ok()) {
+            open_error = s;
+            return false;
+          }
+          if (done) return true;
         }
         json f = json::parse(v, nullptr, false);
         if (!f.is_object()) {
