@@ -224,6 +224,7 @@ KeyStore::~KeyStore() {
   crypto::Cleanse(master_.data(), master_.size());
   crypto::Cleanse(fingerprint_.data(), fingerprint_.size());
   for (auto& [sid, k] : subject_keys_) crypto::Cleanse(k.data(), k.size());
+  for (auto& [name, k] : data_keys_) crypto::Cleanse(k.data(), k.size());
 }
 
 codec::SealKey KeyStore::NewSealKey(std::string_view sid, std::string_view mid) const {
@@ -248,17 +249,15 @@ bool KeyStore::ParseKeyId(std::string_view key_id, std::string* data_key, std::s
   return true;
 }
 
-bool KeyStore::SubjectKey(std::string_view sid, const SubjectRecord& rec, crypto::Key* out) {
-  {
-    std::lock_guard lk(mu_);
-    if (auto it = subject_keys_.find(std::string(sid)); it != subject_keys_.end()) {
-      *out = it->second;
-      return true;
-    }
-  }
+bool KeyStore::SubjectKey(std::string_view sid, const SubjectRecord& rec, crypto::Key* out,
+                          std::optional<uint64_t> generation) {
+  if (CachedSubjectKey(sid, out)) return true;
   if (!rec.active) return false;
   if (!crypto::Unwrap(master_, keystore::SubjectKey(sid), rec.wrapped, out)) return false;
-  Remember(sid, *out);
+  if (generation)
+    RememberIf(*generation, sid, *out);
+  else
+    Remember(sid, *out);
   return true;
 }
 
@@ -270,21 +269,51 @@ bool KeyStore::CachedSubjectKey(std::string_view sid, crypto::Key* out) {
   return true;
 }
 
+namespace {
+constexpr size_t kMaxCachedKeys = 100000;
+
+void ClearKeys(std::unordered_map<std::string, crypto::Key>* keys) {
+  for (auto& [name, k] : *keys) crypto::Cleanse(k.data(), k.size());
+  keys->clear();
+}
+}  // namespace
+
 void KeyStore::Remember(std::string_view sid, const crypto::Key& key) {
   std::lock_guard lk(mu_);
-  if (subject_keys_.size() > 100000) {
-    for (auto& [s, k] : subject_keys_) crypto::Cleanse(k.data(), k.size());
-    subject_keys_.clear();
-  }
+  if (subject_keys_.size() >= kMaxCachedKeys) ClearKeys(&subject_keys_);
   subject_keys_[std::string(sid)] = key;
+}
+
+bool KeyStore::RememberIf(uint64_t generation, std::string_view sid, const crypto::Key& key) {
+  std::lock_guard lk(mu_);
+  if (generation != generation_) return false;
+  if (subject_keys_.size() >= kMaxCachedKeys) ClearKeys(&subject_keys_);
+  subject_keys_[std::string(sid)] = key;
+  return true;
+}
+
+void KeyStore::RememberDataKey(uint64_t generation, std::string_view name,
+                               const crypto::Key& key) {
+  std::lock_guard lk(mu_);
+  if (generation != generation_) return;
+  if (data_keys_.size() >= kMaxCachedKeys) ClearKeys(&data_keys_);
+  data_keys_[std::string(name)] = key;
 }
 
 void KeyStore::Forget(std::string_view sid) {
   std::lock_guard lk(mu_);
+  ++generation_;
   if (auto it = subject_keys_.find(std::string(sid)); it != subject_keys_.end()) {
     crypto::Cleanse(it->second.data(), it->second.size());
     subject_keys_.erase(it);
   }
+  ClearKeys(&data_keys_);
+}
+
+void KeyStore::ForgetDataKeys() {
+  std::lock_guard lk(mu_);
+  ++generation_;
+  ClearKeys(&data_keys_);
 }
 
 Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& sealed) {
@@ -299,42 +328,58 @@ Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& seal
   if (!ParseKeyId(sealed.key_id, &dkey, &sid, &mid))
     return Status::Corruption("unknown_key", "malformed content key id");
   if (cf_ == nullptr) return Status::Corruption("unknown_key", "this ledger holds no keys");
-  std::string wrapped, v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, dkey, &wrapped);
-  if (s.IsNotFound()) {
-    if (db_->Get(rocksdb::ReadOptions(), cf_, RedactedKey(sid, mid), &v).ok()) {
-      out.access = ContentAccess::kRedacted;
-      return out;
+  crypto::Key dk;
+  uint64_t generation = 0;
+  bool cached = false;
+  {
+    std::lock_guard lk(mu_);
+    generation = generation_;
+    if (auto it = data_keys_.find(dkey); it != data_keys_.end()) {
+      dk = it->second;
+      cached = true;
     }
-    SubjectRecord rec;
-    if (db_->Get(rocksdb::ReadOptions(), cf_, keystore::SubjectKey(sid), &v).ok() &&
-        DecodeSubject(v, &rec)) {
-      // Keys of a subject are destroyed only by its erasure (a later conversation starts a new
-      // subject key): a missing data key of a known subject was erased with it.
-      out.access = ContentAccess::kErased;
-      return out;
-    }
-    return Status::Corruption("unknown_key", "no data key " + sealed.key_id);
   }
-  if (!s.ok()) return Status::IOError("reading a content key: " + s.ToString());
-  crypto::Key sk, dk;
-  // A cached subject key is an active one (an erasure forgets it when it commits, and destroys
-  // the data keys in the same batch, so the data key just read proves the subject was active).
-  if (!CachedSubjectKey(sid, &sk)) {
-    SubjectRecord rec;
-    s = db_->Get(rocksdb::ReadOptions(), cf_, keystore::SubjectKey(sid), &v);
-    if (!s.ok() || !DecodeSubject(v, &rec))
-      return Status::Corruption("unknown_key", "data key without its subject key");
-    if (!rec.active) {
-      out.access = ContentAccess::kErased;
-      return out;
+  if (!cached) {
+    std::string wrapped, v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, dkey, &wrapped);
+    if (s.IsNotFound()) {
+      if (db_->Get(rocksdb::ReadOptions(), cf_, RedactedKey(sid, mid), &v).ok()) {
+        out.access = ContentAccess::kRedacted;
+        return out;
+      }
+      SubjectRecord rec;
+      if (db_->Get(rocksdb::ReadOptions(), cf_, keystore::SubjectKey(sid), &v).ok() &&
+          DecodeSubject(v, &rec)) {
+        // Keys of a subject are destroyed only by its erasure (a later conversation starts a
+        // new subject key): a missing data key of a known subject was erased with it.
+        out.access = ContentAccess::kErased;
+        return out;
+      }
+      return Status::Corruption("unknown_key", "no data key " + sealed.key_id);
     }
-    if (!SubjectKey(sid, rec, &sk))
-      return Status::Corruption("content_auth_failed", "a subject key does not unwrap");
+    if (!s.ok()) return Status::IOError("reading a content key: " + s.ToString());
+    crypto::Key sk;
+    // A cached subject key is an active one (an erasure forgets it when it commits, and
+    // destroys the data keys in the same batch, so the data key just read proves the subject
+    // was active).
+    if (!CachedSubjectKey(sid, &sk)) {
+      SubjectRecord rec;
+      s = db_->Get(rocksdb::ReadOptions(), cf_, keystore::SubjectKey(sid), &v);
+      if (!s.ok() || !DecodeSubject(v, &rec))
+        return Status::Corruption("unknown_key", "data key without its subject key");
+      if (!rec.active) {
+        out.access = ContentAccess::kErased;
+        return out;
+      }
+      if (!SubjectKey(sid, rec, &sk, generation))
+        return Status::Corruption("content_auth_failed", "a subject key does not unwrap");
+    }
+    const bool unwrapped = crypto::Unwrap(sk, dkey, wrapped, &dk);
+    crypto::Cleanse(sk.data(), sk.size());
+    if (!unwrapped)
+      return Status::Corruption("content_auth_failed", "a data key does not unwrap");
+    RememberDataKey(generation, dkey, dk);
   }
-  const bool unwrapped = crypto::Unwrap(sk, dkey, wrapped, &dk);
-  crypto::Cleanse(sk.data(), sk.size());
-  if (!unwrapped) return Status::Corruption("content_auth_failed", "a data key does not unwrap");
   std::string plain;
   const bool ok = crypto::Decrypt(dk, sealed.nonce, sealed.key_id, sealed.bytes, &plain);
   crypto::Cleanse(dk.data(), dk.size());

@@ -88,12 +88,18 @@ class KeyStore final : public ContentOpener {
   static bool ParseKeyId(std::string_view key_id, std::string* data_key, std::string* sid,
                          std::string* mid);
 
-  // The unwrapped key of an active subject record (cached).
-  bool SubjectKey(std::string_view sid, const SubjectRecord& rec, crypto::Key* out);
+  // The unwrapped key of an active subject record, cached unless a forget happened since
+  // `generation` (the writer, which does the forgetting itself, passes none).
+  bool SubjectKey(std::string_view sid, const SubjectRecord& rec, crypto::Key* out,
+                  std::optional<uint64_t> generation = std::nullopt);
   // The cached key of an active subject, without reading its record.
   bool CachedSubjectKey(std::string_view sid, crypto::Key* out);
   void Remember(std::string_view sid, const crypto::Key& key);
+  // After a commit that erased the subject: drops its key (and every cached data key).
   void Forget(std::string_view sid);
+  // After a commit that destroyed data keys (a redaction, an erasure, retention): drops every
+  // cached data key.
+  void ForgetDataKeys();
 
   // Without the master key (read-only open) content stays sealed: access kSealed.
   Result<OpenedContent> Open(std::string_view conversation_id,
@@ -106,8 +112,17 @@ class KeyStore final : public ContentOpener {
   bool available_ = true;  // false: read-only open without the master key (content stays sealed)
   crypto::Key master_{};
   crypto::Key fingerprint_{};
+  // Unwrapped keys, cached: a read of a 1,000-event conversation would otherwise read and
+  // unwrap a data key per content, and a subject key per data key. Holding data keys adds no
+  // exposure beyond the subject keys already held (which unwrap them). Every forget bumps
+  // `generation_`; a reader caches a key only if no forget happened since it began, so a key
+  // read just before a destruction commits never comes back into the cache after it.
+  bool RememberIf(uint64_t generation, std::string_view sid, const crypto::Key& key);
+  void RememberDataKey(uint64_t generation, std::string_view name, const crypto::Key& key);
   std::mutex mu_;
+  uint64_t generation_ = 0;                                    // GUARDED_BY(mu_)
   std::unordered_map<std::string, crypto::Key> subject_keys_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, crypto::Key> data_keys_;     // GUARDED_BY(mu_)
 };
 
 }  // namespace convledger::keystore

@@ -702,6 +702,9 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   }
   // Committed: publish.
   for (const std::string& sid : g.forget_subjects) keystore_->Forget(sid);
+  // Destroyed data keys (redaction, erasure) must not stay in the cache of unwrapped ones.
+  if (std::any_of(group.begin(), group.end(), [](const Writer* x) { return x->purge; }))
+    keystore_->ForgetDataKeys();
   for (auto& [sid, key] : g.new_subject_keys) {
     keystore_->Remember(sid, key);
     crypto::Cleanse(key.data(), key.size());

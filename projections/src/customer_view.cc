@@ -27,6 +27,7 @@
 #include "channel_rules.h"
 #include "ledger/content.h"
 #include "ledger/time.h"
+#include "opened_cache.h"
 #include "projections/projections.h"
 #include "state_keys.h"
 
@@ -654,7 +655,7 @@ class FragmentOpener {
 
   ContentOpener* opener_;
   const std::string_view conversation_id_;
-  std::map<std::string, OpenedContent, std::less<>> cache_;
+  OpenedCache cache_;
 };
 
 }  // namespace

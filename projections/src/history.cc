@@ -41,6 +41,7 @@
 #include "history_json.h"
 #include "history_record.h"
 #include "ledger/content.h"
+#include "opened_cache.h"
 #include "projections/projections.h"
 #include "state_keys.h"
 
@@ -903,7 +904,7 @@ class MarkerExpander {
       out->append(fragment.substr(0, at));
       if (at == std::string_view::npos) break;
       fragment.remove_prefix(at);
-      history::Marker m;
+      history::MarkerView m;
       if (!history::ReadMarker(&fragment, &m))
         return Status::Corruption("corrupt_state", "history state: content marker");
       if (Status s = Expand(out, m); !s.ok()) return s;
@@ -920,7 +921,7 @@ class MarkerExpander {
     return nullptr;
   }
 
-  Status Expand(std::string* out, const history::Marker& m) {
+  Status Expand(std::string* out, const history::MarkerView& m) {
     const bool params = m.kind == history::MarkerKind::kParameters;
     const ErasureCur* erasure = m.redacted ? nullptr : ErasureAfter(m.cseq);
     if (!m.sealed) {
@@ -996,14 +997,14 @@ class MarkerExpander {
   }
 
   // Opens each envelope once per render (a template send's content and parameters share one).
-  Status Open(const std::string& bytes, const OpenedContent** out) {
+  Status Open(std::string_view bytes, const OpenedContent** out) {
     auto it = cache_.find(bytes);
     if (it == cache_.end()) {
       std::optional<SealedContent> sealed = ParseSealed(bytes);
       if (!sealed) return Status::Corruption("corrupt_state", "history state: sealed content");
       Result<OpenedContent> opened = opener_->Open(conversation_id_, *sealed);
       if (!opened.ok()) return opened.status();
-      it = cache_.emplace(bytes, std::move(*opened)).first;
+      it = cache_.emplace(std::string(bytes), std::move(*opened)).first;
     }
     *out = &it->second;
     return Status::OK();
@@ -1012,7 +1013,7 @@ class MarkerExpander {
   ContentOpener* opener_;
   const std::string_view conversation_id_;
   const ConvRec* conv_ = nullptr;
-  std::map<std::string, OpenedContent> cache_;
+  OpenedCache cache_;
 };
 
 void WritePending(std::string* out, const ConvRec& c) {

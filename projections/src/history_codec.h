@@ -60,13 +60,15 @@ class Reader {
     return static_cast<uint8_t>(in_[pos_++]);
   }
   bool Bool() { return Byte() != 0; }
-  std::string Str() {
+  std::string Str() { return std::string(View()); }
+  // The next string without copying it: valid as long as the input is.
+  std::string_view View() {
     const uint64_t n = U64();
     if (!ok_ || n > in_.size() - pos_) {
       Fail();
-      return std::string();
+      return std::string_view();
     }
-    std::string s(in_.substr(pos_, n));
+    std::string_view s = in_.substr(pos_, n);
     pos_ += n;
     return s;
   }

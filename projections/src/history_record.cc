@@ -670,7 +670,7 @@ void WriteMarker(JsonOut& j, const Marker& m) {
   j.Raw(raw);
 }
 
-bool ReadMarker(std::string_view* in, Marker* m) {
+bool ReadMarker(std::string_view* in, MarkerView* m) {
   if (in->size() < 5 || (*in)[0] != kMarkerByte) return false;
   uint32_t n = 0;
   for (int i = 1; i <= 4; ++i) n = (n << 8) | static_cast<uint8_t>((*in)[i]);
@@ -683,9 +683,9 @@ bool ReadMarker(std::string_view* in, Marker* m) {
   m->kind = static_cast<MarkerKind>(kind);
   m->cseq = r.U64();
   m->sealed = r.Bool();
-  m->data = r.Str();
+  m->data = r.View();
   m->redacted = r.Bool();
-  m->removal = r.Str();
+  m->removal = r.View();
   if (!r.ok() || !r.done()) return false;
   in->remove_prefix(5 + n);
   return true;

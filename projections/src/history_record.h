@@ -217,7 +217,16 @@ struct Marker {
   std::string removal;    // redacted: the redaction's WriteRemoval JSON
 };
 void WriteMarker(JsonOut& j, const Marker& m);
+// A Marker as read back: its strings point into the fragment it was read from.
+struct MarkerView {
+  MarkerKind kind = MarkerKind::kContent;
+  uint64_t cseq = 0;
+  bool sealed = false;
+  std::string_view data;
+  bool redacted = false;
+  std::string_view removal;
+};
 // Parses the marker at the start of `in` (which starts with kMarkerByte); advances `in`.
-bool ReadMarker(std::string_view* in, Marker* m);
+bool ReadMarker(std::string_view* in, MarkerView* m);
 
 }  // namespace convledger::projections::history

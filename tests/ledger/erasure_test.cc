@@ -251,6 +251,53 @@ TEST_F(ErasureTest, EraseSubjectErasesEveryConversationAndItsKeyLeavesTheDisk) {
   EXPECT_EQ((*subjects)[0].conversations.size(), 2u);
 }
 
+// Reads cache unwrapped keys (keystore.h); a redaction or an erasure must take them out of the
+// cache when it commits, or the same open ledger would keep showing destroyed content.
+TEST_F(ErasureTest, KeysCachedByReadsAreForgottenWhenDestroyed) {
+  for (const char* conv : {"c1", "c2"}) {
+    Event a = test::Sent(conv, "m1", kSecret, ActorKind::kCustomer);
+    a.subject = "cust-1";
+    Event b = test::Sent(conv, "m2", "second message", ActorKind::kCustomer);
+    ASSERT_OK(ledger_->Append({a, b}));
+  }
+  for (int i = 0; i < 2; ++i)  // the second read is served from the cache
+    for (const char* conv : {"c1", "c2"}) {
+      auto events = Conversation(conv);
+      ASSERT_EQ(events.size(), 2u);
+      ASSERT_EQ(events[0].content_access, ContentAccess::kOpened);
+      EXPECT_EQ(events[0].content->text, kSecret);
+    }
+
+  ASSERT_OK(ledger_->Append({test::Redacted("c1", "m1")}));
+  auto c1 = Conversation("c1");
+  ASSERT_EQ(c1.size(), 3u);
+  EXPECT_EQ(c1[0].content_access, ContentAccess::kRedacted);
+  EXPECT_FALSE(c1[0].content);
+  EXPECT_EQ(c1[1].content->text, "second message");
+  EXPECT_EQ(Conversation("c2")[0].content->text, kSecret);  // not this one
+
+  EraseRequest req;
+  req.tenant = "acme";
+  req.subject = "cust-1";
+  req.reason = "GDPR art. 17 request #124";
+  req.actor = {ActorKind::kAgent, "dpo-1", "Data protection officer"};
+  ASSERT_OK(ledger_->EraseSubject(req));
+  for (const char* conv : {"c1", "c2"})
+    for (const Event& e : Conversation(conv))
+      if (e.type == EventType::kMessageSent) {
+        EXPECT_NE(e.content_access, ContentAccess::kOpened) << conv << " " << e.message_id;
+        EXPECT_FALSE(e.content) << conv << " " << e.message_id;
+      }
+
+  // The customer writes again: sealed under a new subject key, not a cached old one, so it
+  // still opens after a restart (when nothing is cached).
+  ASSERT_OK(ledger_->Append({test::Sent("c2", "m3", "I am back", ActorKind::kCustomer)}));
+  EXPECT_EQ(Conversation("c2").back().content->text, "I am back");
+  Open();
+  EXPECT_EQ(Conversation("c2").back().content->text, "I am back");
+  EXPECT_EQ(Conversation("c2")[0].content_access, ContentAccess::kErased);
+}
+
 TEST_F(ErasureTest, UnknownSubjectAndMissingReasonAreRefused) {
   EraseRequest req;
   req.subject = "nobody";
