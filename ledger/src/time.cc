@@ -96,10 +96,20 @@ std::optional<int64_t> ParseRfc3339(std::string_view s) {
 }
 
 std::string FormatRfc3339(int64_t us) {
-  int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
-  int64_t frac = us - secs * 1000000;
-  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  int64_t rem = secs - days * 86400;
+  // Floor division by remainders: defined for every int64_t (fuzz_decode_record found
+  // `us - 999999` overflowing near INT64_MIN, a time a corrupt record can carry).
+  int64_t secs = us / 1000000;
+  int64_t frac = us % 1000000;
+  if (frac < 0) {
+    frac += 1000000;
+    --secs;
+  }
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);

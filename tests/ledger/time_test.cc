@@ -173,6 +173,18 @@ TEST(FormatRfc3339Test, FormatsWholeSecondsWithoutFraction) {
   EXPECT_EQ(FormatRfc3339(253402300799LL * kSecond), "9999-12-31T23:59:59Z");
 }
 
+// Times before the epoch (and the extremes a corrupt record can carry) format without
+// overflow (fuzz_decode_record: `us - 999999` overflowed at INT64_MIN).
+TEST(FormatRfc3339Test, FormatsTimesBeforeTheEpochAndTheExtremes) {
+  EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatRfc3339(-kSecond), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(FormatRfc3339(-86400LL * kSecond), "1969-12-31T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(-86400LL * kSecond - 1), "1969-12-30T23:59:59.999999Z");
+  // As GNU date prints these instants (date -u -d @-9223372036855, @9223372036854).
+  EXPECT_EQ(FormatRfc3339(INT64_MIN), "-290308-12-21T19:59:05.224192Z");
+  EXPECT_EQ(FormatRfc3339(INT64_MAX), "294247-01-10T04:00:54.775807Z");
+}
+
 TEST(FormatRfc3339Test, FormatsMicrosecondsWithSixDigits) {
   EXPECT_EQ(FormatRfc3339(kExample + 123456), "2026-11-24T10:03:00.123456Z");
   EXPECT_EQ(FormatRfc3339(kExample + 1), "2026-11-24T10:03:00.000001Z");
