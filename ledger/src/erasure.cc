@@ -254,7 +254,9 @@ Status LedgerImpl::ApplyKeys(Prepared& p, Writer* w, Overlay& group, Overlay& lo
     for (const std::string& k : KeyScan(prefix, group, local)) {
       Digest sha{};
       std::memcpy(sha.data(), k.data() + k.size() - 32, 32);
-      KeyDelete(keystore::EvidenceKey(sha), local, batch);
+      const std::string key = keystore::EvidenceKey(sha);
+      KeyDelete(key, local, batch);
+      w->purge_ranges.emplace_back(key, key + '\0');
     }
   };
 
@@ -265,6 +267,7 @@ Status LedgerImpl::ApplyKeys(Prepared& p, Writer* w, Overlay& group, Overlay& lo
       const std::string mid = keystore::MessageId(e.conversation_id, e.message_id);
       const std::string prefix = keystore::DataKeyPrefix(sid, mid);
       batch->DeleteRange(keys_cf_, prefix, keystore::PrefixEnd(prefix)).PermitUncheckedError();
+      w->purge_ranges.emplace_back(prefix, keystore::PrefixEnd(prefix));
       for (auto i = local.keys.lower_bound(prefix);
            i != local.keys.end() && std::string_view(i->first).starts_with(prefix); ++i)
         i->second = std::nullopt;
@@ -284,6 +287,8 @@ Status LedgerImpl::ApplyKeys(Prepared& p, Writer* w, Overlay& group, Overlay& lo
         KeyPut(keystore::SubjectKey(sid), keystore::EncodeSubject(rec), local, batch);
         const std::string prefix = keystore::SubjectDataPrefix(sid);
         batch->DeleteRange(keys_cf_, prefix, keystore::PrefixEnd(prefix)).PermitUncheckedError();
+        w->purge_ranges.emplace_back(keystore::SubjectKey(sid), keystore::SubjectKey(sid) + '\0');
+        w->purge_ranges.emplace_back(prefix, keystore::PrefixEnd(prefix));
         for (auto i = local.keys.lower_bound(prefix);
              i != local.keys.end() && std::string_view(i->first).starts_with(prefix); ++i)
           i->second = std::nullopt;
@@ -338,7 +343,8 @@ void LedgerImpl::PutSealedEvidence(const EvidenceDelivery& d, const Digest& sha,
   crypto::Cleanse(k.data(), k.size());
 }
 
-Status LedgerImpl::PurgeDestroyedKeys(const std::string& marker) {
+Status LedgerImpl::PurgeDestroyedKeys(
+    const std::string& marker, const std::vector<std::pair<std::string, std::string>>& ranges) {
   std::lock_guard lk(purge_mu_);
   rocksdb::FlushOptions fo;
   fo.wait = true;
@@ -349,9 +355,23 @@ Status LedgerImpl::PurgeDestroyedKeys(const std::string& marker) {
   if (!s.ok()) return FromRocksStatus(s, "flushing after a key destruction");
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  for (rocksdb::ColumnFamilyHandle* cf : {keys_cf_, evidence_cf_}) {
-    if (cf == nullptr) continue;
-    s = db_->CompactRange(co, cf, nullptr, nullptr);
+  // `keys`: only the files overlapping what was destroyed are rewritten, down to the bottom
+  // level, where the old values and their tombstones meet and are dropped; compacting the
+  // whole column family made a redaction cost grow with the ledger. Without ranges (the purge
+  // at open): all of it.
+  if (keys_cf_ != nullptr) {
+    if (ranges.empty()) {
+      s = db_->CompactRange(co, keys_cf_, nullptr, nullptr);
+      if (!s.ok()) return FromRocksStatus(s, "compacting after a key destruction");
+    }
+    for (const auto& [first, end] : ranges) {
+      const rocksdb::Slice b(first), e(end);
+      s = db_->CompactRange(co, keys_cf_, &b, &e);
+      if (!s.ok()) return FromRocksStatus(s, "compacting after a key destruction");
+    }
+  }
+  if (evidence_cf_ != nullptr) {
+    s = db_->CompactRange(co, evidence_cf_, nullptr, nullptr);
     if (!s.ok()) return FromRocksStatus(s, "compacting after a key destruction");
   }
   // Obsolete WAL and SST files are deleted by RocksDB's purge after the flush and compaction.

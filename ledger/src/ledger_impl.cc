@@ -460,7 +460,7 @@ Result<std::vector<AppendResult>> LedgerImpl::AppendImpl(std::vector<Event> even
     return w.status;
   }
   if (w.purge)
-    if (Status st = PurgeDestroyedKeys(w.purge_marker); !st.ok()) return st;
+    if (Status st = PurgeDestroyedKeys(w.purge_marker, w.purge_ranges); !st.ok()) return st;
   return std::move(w.results);
 }
 

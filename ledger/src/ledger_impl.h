@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "codec.h"
@@ -121,6 +122,9 @@ class LedgerImpl final : public Ledger {
     std::vector<Event> refusals;
     bool purge = false;  // keys were destroyed: flush and compact before returning
     std::string purge_marker;
+    // The `keys` column family ranges [first, second) whose old values the purge must compact
+    // away (destroyed data and evidence keys, overwritten subject records).
+    std::vector<std::pair<std::string, std::string>> purge_ranges;
     Status status;
     std::vector<AppendResult> results;
     std::condition_variable cv;
@@ -187,7 +191,10 @@ class LedgerImpl final : public Ledger {
   void PutSealedEvidence(const EvidenceDelivery& d, const Digest& sha, rocksdb::WriteBatch* batch);
   // Flushes every column family and compacts the keys column family, so destroyed keys leave
   // no copy in the memtable, the WAL or an SST file; then drops `marker` (empty: all markers).
-  Status PurgeDestroyedKeys(const std::string& marker);
+  // `ranges` empty: the whole `keys` column family (the purge at open, which does not know
+  // what an interrupted one destroyed).
+  Status PurgeDestroyedKeys(const std::string& marker,
+                            const std::vector<std::pair<std::string, std::string>>& ranges = {});
   // At a read-write open: finishes a purge a crash interrupted (its marker is still there).
   Status ResumePurge();
   void MarkPurge(Writer* w, Overlay& local, rocksdb::WriteBatch* batch);
