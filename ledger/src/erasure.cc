@@ -4,6 +4,7 @@
 // Key layout: keystore.h.
 #include <rocksdb/options.h>
 
+#include <map>
 #include <unordered_map>
 
 #include "ledger_impl.h"
@@ -364,8 +365,19 @@ Status LedgerImpl::PurgeDestroyedKeys(
       s = db_->CompactRange(co, keys_cf_, nullptr, nullptr);
       if (!s.ok()) return FromRocksStatus(s, "compacting after a key destruction");
     }
+    // One compaction per kind of key (its tag byte), over the span of that kind's ranges: an
+    // erasure can destroy thousands of evidence keys, each its own range, and a manual
+    // compaction per range would cost more than the whole column family.
+    std::map<char, std::pair<std::string, std::string>> spans;
     for (const auto& [first, end] : ranges) {
-      const rocksdb::Slice b(first), e(end);
+      if (first.empty()) continue;
+      auto [it, fresh] = spans.try_emplace(first[0], first, end);
+      if (fresh) continue;
+      if (first < it->second.first) it->second.first = first;
+      if (end > it->second.second) it->second.second = end;
+    }
+    for (const auto& [tag, span] : spans) {
+      const rocksdb::Slice b(span.first), e(span.second);
       s = db_->CompactRange(co, keys_cf_, &b, &e);
       if (!s.ok()) return FromRocksStatus(s, "compacting after a key destruction");
     }

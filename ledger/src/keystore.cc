@@ -254,10 +254,7 @@ bool KeyStore::SubjectKey(std::string_view sid, const SubjectRecord& rec, crypto
   if (CachedSubjectKey(sid, out)) return true;
   if (!rec.active) return false;
   if (!crypto::Unwrap(master_, keystore::SubjectKey(sid), rec.wrapped, out)) return false;
-  if (generation)
-    RememberIf(*generation, sid, *out);
-  else
-    Remember(sid, *out);
+  Cache(&subject_keys_, sid, *out, generation);
   return true;
 }
 
@@ -279,25 +276,15 @@ void ClearKeys(std::unordered_map<std::string, crypto::Key>* keys) {
 }  // namespace
 
 void KeyStore::Remember(std::string_view sid, const crypto::Key& key) {
-  std::lock_guard lk(mu_);
-  if (subject_keys_.size() >= kMaxCachedKeys) ClearKeys(&subject_keys_);
-  subject_keys_[std::string(sid)] = key;
+  Cache(&subject_keys_, sid, key, std::nullopt);
 }
 
-bool KeyStore::RememberIf(uint64_t generation, std::string_view sid, const crypto::Key& key) {
+void KeyStore::Cache(std::unordered_map<std::string, crypto::Key>* cache, std::string_view name,
+                     const crypto::Key& key, std::optional<uint64_t> generation) {
   std::lock_guard lk(mu_);
-  if (generation != generation_) return false;
-  if (subject_keys_.size() >= kMaxCachedKeys) ClearKeys(&subject_keys_);
-  subject_keys_[std::string(sid)] = key;
-  return true;
-}
-
-void KeyStore::RememberDataKey(uint64_t generation, std::string_view name,
-                               const crypto::Key& key) {
-  std::lock_guard lk(mu_);
-  if (generation != generation_) return;
-  if (data_keys_.size() >= kMaxCachedKeys) ClearKeys(&data_keys_);
-  data_keys_[std::string(name)] = key;
+  if (generation && *generation != generation_) return;
+  if (cache->size() >= kMaxCachedKeys) ClearKeys(cache);
+  (*cache)[std::string(name)] = key;
 }
 
 void KeyStore::Forget(std::string_view sid) {
@@ -307,7 +294,6 @@ void KeyStore::Forget(std::string_view sid) {
     crypto::Cleanse(it->second.data(), it->second.size());
     subject_keys_.erase(it);
   }
-  ClearKeys(&data_keys_);
 }
 
 void KeyStore::ForgetDataKeys() {
@@ -378,7 +364,7 @@ Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& seal
     crypto::Cleanse(sk.data(), sk.size());
     if (!unwrapped)
       return Status::Corruption("content_auth_failed", "a data key does not unwrap");
-    RememberDataKey(generation, dkey, dk);
+    Cache(&data_keys_, dkey, dk, generation);
   }
   std::string plain;
   const bool ok = crypto::Decrypt(dk, sealed.nonce, sealed.key_id, sealed.bytes, &plain);

@@ -95,7 +95,8 @@ class KeyStore final : public ContentOpener {
   // The cached key of an active subject, without reading its record.
   bool CachedSubjectKey(std::string_view sid, crypto::Key* out);
   void Remember(std::string_view sid, const crypto::Key& key);
-  // After a commit that erased the subject: drops its key (and every cached data key).
+  // After a commit that erased the subject: drops its key. (The erasure's data keys go with
+  // ForgetDataKeys, as every destruction's do.)
   void Forget(std::string_view sid);
   // After a commit that destroyed data keys (a redaction, an erasure, retention): drops every
   // cached data key.
@@ -117,8 +118,10 @@ class KeyStore final : public ContentOpener {
   // exposure beyond the subject keys already held (which unwrap them). Every forget bumps
   // `generation_`; a reader caches a key only if no forget happened since it began, so a key
   // read just before a destruction commits never comes back into the cache after it.
-  bool RememberIf(uint64_t generation, std::string_view sid, const crypto::Key& key);
-  void RememberDataKey(uint64_t generation, std::string_view name, const crypto::Key& key);
+  // Caches `key` under `name` in `cache` unless a forget happened since `generation` (none:
+  // unconditionally).
+  void Cache(std::unordered_map<std::string, crypto::Key>* cache, std::string_view name,
+             const crypto::Key& key, std::optional<uint64_t> generation);
   std::mutex mu_;
   uint64_t generation_ = 0;                                    // GUARDED_BY(mu_)
   std::unordered_map<std::string, crypto::Key> subject_keys_;  // GUARDED_BY(mu_)

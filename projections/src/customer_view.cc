@@ -18,13 +18,13 @@
 // once the send is known, and nothing the customer could no longer see: content is dropped as
 // soon as a deletion for everyone takes effect or the message is redacted.
 #include <algorithm>
-#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
 #include "channel_rules.h"
+#include "export_internal.h"
 #include "ledger/content.h"
 #include "ledger/time.h"
 #include "opened_cache.h"
@@ -42,59 +42,10 @@ constexpr char kRedactedPlaceholder[] = "[redacted]";
 // 2: sealed content kept as ciphertext and opened when rendering; subject erasure.
 constexpr uint32_t kVersion = 2;
 
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string Base64(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (uint32_t{static_cast<uint8_t>(in[i])} << 16) |
-                       (uint32_t{static_cast<uint8_t>(in[i + 1])} << 8) |
-                       static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kB64[(v >> s) & 63]);
-  }
-  if (i < in.size()) {
-    uint32_t v = uint32_t{static_cast<uint8_t>(in[i])} << 16;
-    if (i + 1 < in.size()) v |= uint32_t{static_cast<uint8_t>(in[i + 1])} << 8;
-    out.push_back(kB64[(v >> 18) & 63]);
-    out.push_back(kB64[(v >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
-std::optional<std::string> Unbase64(std::string_view in) {
-  // A table, not a search of kB64: every sealed fragment of a read is decoded.
-  static constexpr auto kValue = [] {
-    std::array<int8_t, 256> t{};
-    t.fill(-1);
-    for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kB64[i])] = static_cast<int8_t>(i);
-    return t;
-  }();
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  uint32_t v = 0;
-  int bits = 0;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '=') {
-      if (i + 2 < in.size()) return std::nullopt;
-      break;
-    }
-    const int8_t d = kValue[static_cast<uint8_t>(c)];
-    if (d < 0) return std::nullopt;
-    v = (v << 6) | static_cast<uint32_t>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((v >> bits) & 0xff));
-    }
-  }
-  return out;
-}
+// Envelopes travel in the fragments as standard, padded base64: the same encoder and (strict)
+// decoder the export uses.
+using exportfmt::Base64;
+using exportfmt::Unbase64;
 
 std::string Dump(const json& j) {
   // Never throws: invalid UTF-8 (only possible from events built in code) becomes U+FFFD.
@@ -146,23 +97,25 @@ json ContentJson(const Event& e) {
   return PlainContentJson(*e.content);
 }
 
+json MediaJson(const std::vector<Media>& media) {
+  json arr = json::array();
+  for (const Media& m : media) {
+    json mj = json::object();
+    mj["mime"] = m.mime;
+    if (m.size) mj["size"] = m.size;
+    if (!m.sha256.empty()) mj["sha256"] = m.sha256;
+    if (!m.caption.empty()) mj["caption"] = m.caption;
+    if (!m.reference.empty()) mj["reference"] = m.reference;
+    if (!m.filename.empty()) mj["filename"] = m.filename;
+    arr.push_back(std::move(mj));
+  }
+  return arr;
+}
+
 json PlainContentJson(const Content& content) {
   json c = json::object();
   if (!content.text.empty()) c["text"] = content.text;
-  if (!content.media.empty()) {
-    json arr = json::array();
-    for (const Media& m : content.media) {
-      json mj = json::object();
-      mj["mime"] = m.mime;
-      if (m.size) mj["size"] = m.size;
-      if (!m.sha256.empty()) mj["sha256"] = m.sha256;
-      if (!m.caption.empty()) mj["caption"] = m.caption;
-      if (!m.reference.empty()) mj["reference"] = m.reference;
-      if (!m.filename.empty()) mj["filename"] = m.filename;
-      arr.push_back(std::move(mj));
-    }
-    c["media"] = std::move(arr);
-  }
+  if (!content.media.empty()) c["media"] = MediaJson(content.media);
   return c;
 }
 
@@ -594,7 +547,7 @@ class FragmentOpener {
     std::string media, text;
     if (content.opened && content.opened->content) {
       const Content& c = *content.opened->content;
-      if (!c.media.empty()) media = Dump(PlainContentJson(c)["media"]);
+      if (!c.media.empty()) media = Dump(MediaJson(c.media));
       if (!c.text.empty()) text = Dump(json(c.text));
     }
     out->append(v.substr(0, m));
