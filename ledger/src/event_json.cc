@@ -461,20 +461,7 @@ json ContentToJson(const Event& e) {
   }
   if (!e.content) return c;
   if (!e.content->text.empty()) c["text"] = e.content->text;
-  if (!e.content->media.empty()) {
-    json arr = json::array();
-    for (const auto& m : e.content->media) {
-      json mj = json::object();
-      mj["mime"] = m.mime;
-      if (m.size) mj["size"] = m.size;
-      if (!m.sha256.empty()) mj["sha256"] = m.sha256;
-      if (!m.caption.empty()) mj["caption"] = m.caption;
-      if (!m.reference.empty()) mj["reference"] = m.reference;
-      if (!m.filename.empty()) mj["filename"] = m.filename;
-      arr.push_back(std::move(mj));
-    }
-    c["media"] = std::move(arr);
-  }
+  if (!e.content->media.empty()) c["media"] = MediaToJson<json>(e.content->media);
   return c;
 }
 

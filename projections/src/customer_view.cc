@@ -26,6 +26,7 @@
 #include "channel_rules.h"
 #include "export_internal.h"
 #include "ledger/content.h"
+#include "ledger/event_json.h"
 #include "ledger/time.h"
 #include "opened_cache.h"
 #include "projections/projections.h"
@@ -97,25 +98,10 @@ json ContentJson(const Event& e) {
   return PlainContentJson(*e.content);
 }
 
-json MediaJson(const std::vector<Media>& media) {
-  json arr = json::array();
-  for (const Media& m : media) {
-    json mj = json::object();
-    mj["mime"] = m.mime;
-    if (m.size) mj["size"] = m.size;
-    if (!m.sha256.empty()) mj["sha256"] = m.sha256;
-    if (!m.caption.empty()) mj["caption"] = m.caption;
-    if (!m.reference.empty()) mj["reference"] = m.reference;
-    if (!m.filename.empty()) mj["filename"] = m.filename;
-    arr.push_back(std::move(mj));
-  }
-  return arr;
-}
-
 json PlainContentJson(const Content& content) {
   json c = json::object();
   if (!content.text.empty()) c["text"] = content.text;
-  if (!content.media.empty()) c["media"] = MediaJson(content.media);
+  if (!content.media.empty()) c["media"] = MediaToJson<json>(content.media);
   return c;
 }
 
@@ -547,7 +533,7 @@ class FragmentOpener {
     std::string media, text;
     if (content.opened && content.opened->content) {
       const Content& c = *content.opened->content;
-      if (!c.media.empty()) media = Dump(MediaJson(c.media));
+      if (!c.media.empty()) media = Dump(MediaToJson<json>(c.media));
       if (!c.text.empty()) text = Dump(json(c.text));
     }
     out->append(v.substr(0, m));

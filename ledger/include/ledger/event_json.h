@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ledger/event.h"
@@ -45,5 +46,25 @@ bool IsValidUtf8(std::string_view s);
 // Renders an event (as stored, with the assigned fields) as one line of compact JSON:
 // the input form plus global_seq, conversation_seq, recorded_at, event_id, hash, prev_hash.
 std::string EventToJson(const Event& e);
+
+// The JSON array of a message's media items, exactly as EventToJson writes it (mime always; size,
+// sha256, caption, reference and filename when set), so that an item reads the same in the event
+// JSON and in every view. A template so that nlohmann::json (the only `Json` used) stays out of
+// this header: callers that already include it instantiate it.
+template <class Json>
+Json MediaToJson(const std::vector<Media>& media) {
+  Json arr = Json::array();
+  for (const Media& m : media) {
+    Json mj = Json::object();
+    mj["mime"] = m.mime;
+    if (m.size) mj["size"] = m.size;
+    if (!m.sha256.empty()) mj["sha256"] = m.sha256;
+    if (!m.caption.empty()) mj["caption"] = m.caption;
+    if (!m.reference.empty()) mj["reference"] = m.reference;
+    if (!m.filename.empty()) mj["filename"] = m.filename;
+    arr.push_back(std::move(mj));
+  }
+  return arr;
+}
 
 }  // namespace convledger
