@@ -228,8 +228,9 @@ class LedgerImpl final : public Ledger {
                     const ProgressFn& progress, size_t* failed);
   // Folds the events with global_seq <= pin into each target, whose state must be empty and
   // whose projection ConversationLocal(), in one pass over `events` in key order (conversation
-  // by conversation, each held in memory), writing the checkpoint only at the end. On error the
-  // states hold a part of the fold without a checkpoint and must be cleared.
+  // by conversation, each held in memory), writing the checkpoint only at the end. Finished
+  // conversations go into sorted table files that are ingested (SstSink in projections.cc). On
+  // error the states hold a part of the fold without a checkpoint and must be cleared.
   Status FoldByConversation(std::vector<FoldTarget>& targets, uint64_t pin, uint64_t* folded,
                             const ProgressFn& progress, size_t* failed);
   // Brings projections that are not ready (each state at its slot's checkpoint) up to the log
@@ -239,6 +240,9 @@ class LedgerImpl final : public Ledger {
   void SetSlotError(ProjSlot* slot, const Status& st);
   Status ClearState(rocksdb::ColumnFamilyHandle* cf);
   ProjSlot* FindSlot(std::string_view name);
+  // Where a conversation-order fold stages its table files before ingesting them; emptied by a
+  // read-write open (a crash may leave files there).
+  std::string BulkDir() const { return dir_ + "/bulk"; }
   Status DigestOf(rocksdb::ColumnFamilyHandle* cf, const rocksdb::Snapshot* snap, Digest* out);
 
   const std::string dir_;
