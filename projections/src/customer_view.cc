@@ -41,7 +41,8 @@ using json = nlohmann::json;
 constexpr char kRedactedPlaceholder[] = "[redacted]";
 
 // 2: sealed content kept as ciphertext and opened when rendering; subject erasure.
-constexpr uint32_t kVersion = 2;
+// 3: a message's record (read by the fold alone) stored as MessagePack, not JSON text.
+constexpr uint32_t kVersion = 3;
 
 // Envelopes travel in the fragments as standard, padded base64: the same encoder and (strict)
 // decoder the export uses.
@@ -51,6 +52,15 @@ using exportfmt::Unbase64;
 std::string Dump(const json& j) {
   // Never throws: invalid UTF-8 (only possible from events built in code) becomes U+FFFD.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A message's record, which only the fold reads, is MessagePack: the fold reads and rewrites
+// it on every event of the message, and its longest string (a sealed envelope's base64) is then
+// copied whole instead of being lexed and escaped character by character as JSON text.
+std::string PackRecord(const json& r) {
+  std::string out;
+  json::to_msgpack(r, out);
+  return out;
 }
 
 std::string ConvPrefix(std::string_view conv) { return ConversationStatePrefix(conv); }
@@ -349,7 +359,7 @@ Status CustomerViewFold::Update(const Event& e, std::string_view message_id, Sta
   std::string raw;
   json r = json::object();
   if (Status st = store.Get(rkey, &raw); st.ok()) {
-    r = json::parse(raw, nullptr, false);
+    r = json::from_msgpack(raw, /*strict=*/true, /*allow_exceptions=*/false);
     if (!r.is_object())
       return Status::Corruption(
           "corrupt_projection_state",
@@ -358,7 +368,7 @@ Status CustomerViewFold::Update(const Event& e, std::string_view message_id, Sta
     return st;
   }
   change(e, r);
-  store.Put(rkey, Dump(r));
+  store.Put(rkey, PackRecord(r));
   if (r.value("sent", false)) {
     const std::string fkey =
         FragmentKey(e.conversation_id, r.value("ts", int64_t{0}), r.value("seq", uint64_t{0}));
@@ -393,7 +403,10 @@ Status CustomerViewFold::ApplyOrThrow(const Event& e, StateStore& store) {
   if (hs.IsNotFound()) {
     h["channel"] = std::string(ToString(e.channel));
     dirty = true;
-  } else {
+  } else if ((e.channel != Channel::kUnknown && raw.find(R"("channel":"unknown")") != std::string::npos) ||
+             e.type == EventType::kSubjectErased) {
+    // Parsed only when it may change (the channel was not known yet, or an erasure): as Dump
+    // writes it, an unknown channel reads exactly "channel":"unknown".
     h = json::parse(raw, nullptr, false);
     if (!h.is_object())
       return Status::Corruption("corrupt_projection_state", "customer_view: unreadable header");
