@@ -151,10 +151,11 @@ class ChunkStore final : public StateStore {
 // table files, ingested into the column family as they fill (no WAL, memtable, flush or
 // compaction of that data: about a third of the pass when it went through write batches). The
 // fold hands the keys over in ascending order (a conversation's staged writes are sorted, and
-// conversations come in the order of their state keys, ConversationLocal's contract); a key that
-// is not above the last one (a fold whose keys do not sort by conversation) only closes the file
-// early, so the result is the same either way. Files are ingested with move semantics from
-// kBulkDir inside the ledger's directory, which a read-write open empties.
+// conversations come in the order of their state keys, as they do for history and customer_view).
+// A fold whose keys do not sort by conversation (ConversationLocal does not require it) would
+// need a file per conversation: at its first key not above the last one, the sink ingests what it
+// has and writes the rest through write batches, as before. Files are ingested with move
+// semantics from BulkDir() inside the ledger's directory, which a read-write open empties.
 class SstSink {
  public:
   SstSink(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string dir)
@@ -169,8 +170,16 @@ class SstSink {
   }
 
   Status Put(std::string_view key, std::string_view value) {
-    if (writer_ && key <= std::string_view(last_)) {
-      if (Status st = Ingest(); !st.ok()) return st;
+    if (!sorted_ || (writer_ && key <= std::string_view(last_))) {
+      if (sorted_) {
+        if (Status st = Ingest(); !st.ok()) return st;
+        sorted_ = false;
+      }
+      batch_.Put(cf_, rocksdb::Slice(key.data(), key.size()),
+                 rocksdb::Slice(value.data(), value.size()))
+          .PermitUncheckedError();
+      if (batch_.GetDataSize() >= kBatchBytes) return WriteBatch();
+      return Status::OK();
     }
     if (!writer_) {
       if (Status st = Open(); !st.ok()) return st;
@@ -184,8 +193,9 @@ class SstSink {
     return Status::OK();
   }
 
-  // Finishes the open file, if any, and ingests it.
+  // Finishes the open file, if any, and ingests it (and writes what went to the batch).
   Status Ingest() {
+    if (Status st = WriteBatch(); !st.ok()) return st;
     if (!writer_) return Status::OK();
     rocksdb::Status s = writer_->Finish();
     writer_.reset();
@@ -201,6 +211,13 @@ class SstSink {
 
  private:
   static constexpr size_t kFileBytes = 256 << 20;
+  static constexpr size_t kBatchBytes = 32 << 20;
+  Status WriteBatch() {
+    if (batch_.Count() == 0) return Status::OK();
+    Status st = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch_), "writing projection state");
+    batch_.Clear();
+    return st;
+  }
   Status Open() {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
@@ -224,6 +241,8 @@ class SstSink {
   std::unique_ptr<rocksdb::SstFileWriter> writer_;
   std::string last_;
   size_t bytes_ = 0;
+  bool sorted_ = true;          // false once a key came out of order: batches from then on
+  rocksdb::WriteBatch batch_;
 };
 
 // A conversation-local fold from an empty state, one conversation at a time: the conversation's
