@@ -74,6 +74,14 @@ class LocalProjection : public Projection {
   std::string name_;
 };
 
+// The same fold under another name, folded in global order: the reference a conversation-order
+// rebuild of "local" must equal byte for byte.
+class GlobalTwin : public LocalProjection {
+ public:
+  GlobalTwin() : LocalProjection("twin") {}
+  bool ConversationLocal() const override { return false; }
+};
+
 std::string ReadKey(Ledger& l, const std::string& key, std::string_view proj = "counts") {
   auto r = l.NewStateReader(proj);
   if (!r.ok()) return "<" + r.status().ToString() + ">";
@@ -303,12 +311,7 @@ TEST_F(ProjectionHookTest, ConversationLocalCatchUpEqualsAGlobalOrderFold) {
   // the reference) is not possible on an existing log, so compare with a second ledger state:
   // "local" is rebuilt by conversation at open while appends go on, then checked against
   // RebuildProjection (conversation order again) and against a global-order fold of the same
-  // class under another name that is not ConversationLocal.
-  class GlobalTwin : public LocalProjection {
-   public:
-    GlobalTwin() : LocalProjection("twin") {}
-    bool ConversationLocal() const override { return false; }
-  };
+  // class under another name that is not ConversationLocal (GlobalTwin).
   auto l = Open({std::make_shared<LocalProjection>(), std::make_shared<GlobalTwin>()});
   ASSERT_TRUE(l);
   std::vector<std::thread> threads;
@@ -401,11 +404,6 @@ TEST_F(ProjectionHookTest, AConversationOrderRebuildIngestsItsFilesAndLeavesNone
   const std::filesystem::path bulk = std::filesystem::path(dir_.path()) / "bulk";
   std::filesystem::create_directories(bulk);
   std::ofstream(bulk / "proj.local-7.sst") << "half-written";
-  class GlobalTwin : public LocalProjection {
-   public:
-    GlobalTwin() : LocalProjection("twin") {}
-    bool ConversationLocal() const override { return false; }
-  };
   auto l = Open({std::make_shared<LocalProjection>(), std::make_shared<GlobalTwin>()});
   ASSERT_TRUE(l);
   ASSERT_TRUE(l->WaitForProjections(std::chrono::seconds(60)));
