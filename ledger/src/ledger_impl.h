@@ -229,8 +229,9 @@ class LedgerImpl final : public Ledger {
   // Folds the events with global_seq <= pin into each target, whose state must be empty and
   // whose projection ConversationLocal(), in one pass over `events` in key order (conversation
   // by conversation, each held in memory), writing the checkpoint only at the end. Finished
-  // conversations go into sorted table files that are ingested (SstSink in projections.cc). On
-  // error the states hold a part of the fold without a checkpoint and must be cleared.
+  // conversations go into sorted table files that are ingested (SstSink in projections.cc);
+  // totals shared by all conversations (Projection::SharedKey) are written at the end. On error
+  // the states hold a part of the fold without a checkpoint and must be cleared.
   Status FoldByConversation(std::vector<FoldTarget>& targets, uint64_t pin, uint64_t* folded,
                             const ProgressFn& progress, size_t* failed);
   // Brings projections that are not ready (each state at its slot's checkpoint) up to the log

@@ -10,9 +10,11 @@
 // Two ways to fold the bulk of the log, each one pass for every projection that needs it:
 //  - conversation order (FoldByConversation), for ConversationLocal() projections starting from
 //    an empty state: `events` read in key order (a contiguous scan, conversations clustered),
-//    each conversation's state held in memory and written in large batches, no state read back
-//    from RocksDB; the checkpoint is written once at the end (a crash midway leaves a state
-//    without checkpoint, which the next open clears and rebuilds);
+//    each conversation's state held in memory and written as sorted table files when the
+//    conversation is done, totals shared by all conversations (Projection::SharedKey) held in
+//    memory to the end, no state read back from RocksDB; the checkpoint is written once at the
+//    end (a crash midway leaves a state without checkpoint, which the next open clears and
+//    rebuilds);
 //  - global order (FoldGlobal), for the others and for what was appended meanwhile: ScanGlobal,
 //    chunks written with their checkpoint, state reads served from a bounded in-memory cache.
 #include <algorithm>
@@ -245,16 +247,15 @@ class SstSink {
   rocksdb::WriteBatch batch_;
 };
 
-// A conversation-local fold from an empty state, one conversation at a time: the conversation's
-// state lives in memory and is moved into a write batch when the next conversation starts. A
-// conversation whose state outgrows kSpillBytes is written out early ("spilled"); its later
-// reads then fall back to the column family.
-class ConvStore final : public StateStore {
+// Staged writes of a conversation-order fold from an empty state: one conversation's keys, or
+// the totals all conversations share (Projection::SharedKey). They live in memory until they are
+// moved out; staging that outgrows the rebuild's limit is written out early ("spilled"), and its
+// later reads then fall back to the column family.
+class Stage {
  public:
-  ConvStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
-  static constexpr size_t kSpillBytes = 64 << 20;
+  Stage(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
 
-  Status Get(std::string_view key, std::string* value) override {
+  Status Get(std::string_view key, std::string* value) {
     if (auto it = overlay_.find(key); it != overlay_.end()) {
       if (!it->second) return Status::NotFound("not_found", "no such key");
       *value = *it->second;
@@ -268,8 +269,7 @@ class ConvStore final : public StateStore {
     value->assign(v.data(), v.size());
     return Status::OK();
   }
-  void Put(std::string_view key, std::string_view value) override {
-    if (!Check(key)) return;
+  void Put(std::string_view key, std::string_view value) {
     auto it = overlay_.find(key);
     if (it == overlay_.end()) {
       bytes_ += key.size() + value.size();
@@ -280,10 +280,9 @@ class ConvStore final : public StateStore {
       it->second = std::string(value);
     }
   }
-  void Delete(std::string_view key) override {
-    if (!Check(key)) return;
+  void Delete(std::string_view key) {
     auto it = overlay_.find(key);
-    if (!spilled_) {  // nothing of this conversation is stored yet: forget the key
+    if (!spilled_) {  // nothing of it is stored yet: forget the key
       if (it != overlay_.end()) {
         bytes_ -= it->first.size() + (it->second ? it->second->size() : 0);
         overlay_.erase(it);
@@ -300,8 +299,8 @@ class ConvStore final : public StateStore {
   }
   size_t bytes() const { return bytes_; }
   bool spilled() const { return spilled_; }
-  // The conversation is done and never spilled: moves its staged writes into `sink` in key order
-  // (no deletions among them: a key deleted before anything was stored is simply forgotten).
+  // Done and never spilled: moves the staged writes into `sink` in key order (no deletions among
+  // them: a key deleted before anything was stored is simply forgotten).
   Status MoveTo(SstSink* sink) {
     sorted_.clear();
     for (const auto& entry : overlay_)
@@ -318,8 +317,8 @@ class ConvStore final : public StateStore {
     bytes_ = 0;
     return st;
   }
-  // Moves the staged writes into `batch`. `spill`: the conversation goes on (the caller writes
-  // the batch before the next Get); otherwise it is done.
+  // Moves the staged writes into `batch`. `spill`: the fold goes on with this staging (the caller
+  // writes the batch before the next Get); otherwise it is done.
   void MoveTo(rocksdb::WriteBatch* batch, bool spill) {
     for (const auto& [k, v] : overlay_) {
       if (v)
@@ -331,9 +330,40 @@ class ConvStore final : public StateStore {
     bytes_ = 0;
     spilled_ = spill;
   }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  Staged overlay_;
+  std::vector<const Staged::value_type*> sorted_;
+  size_t bytes_ = 0;
+  bool spilled_ = false;
+};
+
+// The state a conversation-order fold sees: the current conversation's staging, and the totals
+// shared by all conversations for the keys the projection says are shared.
+class ConvStore final : public StateStore {
+ public:
+  ConvStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, const Projection& projection)
+      : projection_(projection), conversation_(db, cf), totals_(db, cf) {}
+
+  Status Get(std::string_view key, std::string* value) override {
+    return Route(key).Get(key, value);
+  }
+  void Put(std::string_view key, std::string_view value) override {
+    if (Check(key)) Route(key).Put(key, value);
+  }
+  void Delete(std::string_view key) override {
+    if (Check(key)) Route(key).Delete(key);
+  }
+  Stage& conversation() { return conversation_; }
+  Stage& totals() { return totals_; }
   const Status& status() const { return status_; }
 
  private:
+  Stage& Route(std::string_view key) {
+    return projection_.SharedKey(key) ? totals_ : conversation_;
+  }
   bool Check(std::string_view key) {
     if (Status st = keys::CheckStateKey(key); !st.ok()) {
       status_ = std::move(st);
@@ -341,12 +371,9 @@ class ConvStore final : public StateStore {
     }
     return true;
   }
-  rocksdb::DB* db_;
-  rocksdb::ColumnFamilyHandle* cf_;
-  Staged overlay_;
-  std::vector<const Staged::value_type*> sorted_;
-  size_t bytes_ = 0;
-  bool spilled_ = false;
+  const Projection& projection_;
+  Stage conversation_;
+  Stage totals_;
   Status status_;
 };
 
@@ -560,10 +587,11 @@ Status LedgerImpl::FoldByConversation(std::vector<FoldTarget>& targets, uint64_t
   std::vector<std::unique_ptr<ConvStore>> stores;
   std::vector<std::unique_ptr<SstSink>> sinks;
   for (const FoldTarget& t : targets) {
-    stores.push_back(std::make_unique<ConvStore>(db_.get(), t.cf));
+    stores.push_back(std::make_unique<ConvStore>(db_.get(), t.cf, *t.projection));
     sinks.push_back(std::make_unique<SstSink>(db_.get(), t.cf, BulkDir()));
   }
-  // Spilled conversations and the checkpoints go through a write batch, the rest to the sinks.
+  // Spilled conversations, the shared totals and the checkpoints go through a write batch, the
+  // rest to the sinks.
   rocksdb::WriteBatch batch;
   auto write = [&]() -> Status {
     if (batch.Count() == 0) return Status::OK();
@@ -573,9 +601,9 @@ Status LedgerImpl::FoldByConversation(std::vector<FoldTarget>& targets, uint64_t
   };
   auto conversation_done = [&]() -> Status {
     for (size_t i = 0; i < stores.size(); ++i) {
-      if (stores[i]->spilled()) {
-        stores[i]->MoveTo(&batch, false);
-      } else if (Status m = stores[i]->MoveTo(sinks[i].get()); !m.ok()) {
+      if (stores[i]->conversation().spilled()) {
+        stores[i]->conversation().MoveTo(&batch, false);
+      } else if (Status m = stores[i]->conversation().MoveTo(sinks[i].get()); !m.ok()) {
         return m;
       }
     }
@@ -614,10 +642,14 @@ Status LedgerImpl::FoldByConversation(std::vector<FoldTarget>& targets, uint64_t
         *failed = i;
         return a;
       }
-      if (stores[i]->bytes() > ConvStore::kSpillBytes) {
-        // Its later reads fall back to the column family: write what it has so far there.
+      // Staging over the limit: written out now, its later reads fall back to the column family.
+      if (stores[i]->conversation().bytes() > options_.rebuild_spill_bytes) {
         if (Status g = sinks[i]->Ingest(); !g.ok()) return g;
-        stores[i]->MoveTo(&batch, true);
+        stores[i]->conversation().MoveTo(&batch, true);
+        if (Status w = write(); !w.ok()) return w;
+      }
+      if (stores[i]->totals().bytes() > options_.rebuild_spill_bytes) {
+        stores[i]->totals().MoveTo(&batch, true);
         if (Status w = write(); !w.ok()) return w;
       }
     }
@@ -635,6 +667,7 @@ Status LedgerImpl::FoldByConversation(std::vector<FoldTarget>& targets, uint64_t
   if (Status d = conversation_done(); !d.ok()) return d;
   for (auto& sink : sinks)
     if (Status g = sink->Ingest(); !g.ok()) return g;
+  for (auto& store : stores) store->totals().MoveTo(&batch, false);
   for (FoldTarget& t : targets)
     batch.Put(t.cf, keys::kCheckpointKey, keys::EncodeCheckpoint(pin, t.projection->Version()))
         .PermitUncheckedError();

@@ -502,6 +502,11 @@ class AnalyticsFold final : public Projection {
   std::string_view Name() const override { return kAnalytics; }
   uint32_t Version() const override { return kVersion; }
   Status Apply(const Event& e, StateStore& store) override;
+  // The 'c' keys are one conversation's working state; the others ('d', 'a', 't') are totals
+  // that conversations only add to (counters, and histograms kept in bucket order), so the
+  // ledger may rebuild the state in conversation order (see ledger/projection.h).
+  bool ConversationLocal() const override { return true; }
+  bool SharedKey(std::string_view key) const override { return key.empty() || key[0] != 'c'; }
 
  private:
   // Counters of (tenant, day) and, when `agent` is not empty, of that agent too; `fn` is applied

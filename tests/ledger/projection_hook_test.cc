@@ -82,6 +82,32 @@ class GlobalTwin : public LocalProjection {
   bool ConversationLocal() const override { return false; }
 };
 
+// LocalProjection plus totals that every conversation adds to, under "t/" (SharedKey): a count of
+// all events and one per conversation-id length. Sums commute, so a conversation-order rebuild
+// must land on the global-order fold's bytes; were the totals staged with a conversation, each
+// conversation's table file would overwrite them with its own count.
+class TotalsProjection : public LocalProjection {
+ public:
+  explicit TotalsProjection(std::string name = "totals", bool local = true)
+      : LocalProjection(std::move(name)), local_(local) {}
+  bool ConversationLocal() const override { return local_; }
+  bool SharedKey(std::string_view key) const override { return key.rfind("t/", 0) == 0; }
+  Status Apply(const Event& e, StateStore& store) override {
+    if (Status st = LocalProjection::Apply(e, store); !st.ok()) return st;
+    for (const std::string& key : {std::string("t/events"),
+                                   "t/id-length/" + std::to_string(e.conversation_id.size())}) {
+      std::string v;
+      uint64_t n = 0;
+      if (store.Get(key, &v).ok()) n = std::stoull(v);
+      store.Put(key, std::to_string(n + 1));
+    }
+    return Status::OK();
+  }
+
+ private:
+  bool local_;
+};
+
 std::string ReadKey(Ledger& l, const std::string& key, std::string_view proj = "counts") {
   auto r = l.NewStateReader(proj);
   if (!r.ok()) return "<" + r.status().ToString() + ">";
@@ -92,8 +118,10 @@ std::string ReadKey(Ledger& l, const std::string& key, std::string_view proj = "
 
 class ProjectionHookTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Ledger> Open(std::vector<std::shared_ptr<Projection>> projections) {
+  std::unique_ptr<Ledger> Open(std::vector<std::shared_ptr<Projection>> projections,
+                               size_t rebuild_spill_bytes = Options().rebuild_spill_bytes) {
     Options o;
+    o.rebuild_spill_bytes = rebuild_spill_bytes;
     o.clock = &clock_;
     o.projections = std::move(projections);
     auto l = Ledger::Open(dir_.path(), o);
@@ -431,6 +459,46 @@ TEST_F(ProjectionHookTest, AConversationOrderRebuildIngestsItsFilesAndLeavesNone
   ASSERT_OK_AND_ASSIGN(Digest after_local, l->ProjectionDigest("local"));
   ASSERT_OK_AND_ASSIGN(Digest after_twin, l->ProjectionDigest("twin"));
   EXPECT_EQ(after_local, after_twin);
+}
+
+// Shared totals (Projection::SharedKey) in a conversation-order rebuild: held across
+// conversations and written at the end; and, with a spill limit of one byte, both a conversation's
+// state and the totals written out after every event and read back from RocksDB (deletions of a
+// spilled conversation's keys included).
+TEST_F(ProjectionHookTest, AConversationOrderRebuildKeepsSharedTotalsAndSpillsAtItsLimit) {
+  {
+    auto l = Open({});
+    for (int i = 0; i < 2000; ++i) {
+      const std::string conv = (i % 3 == 0 ? "long-conv-" : "conv-") + std::to_string(i % 23);
+      ASSERT_OK(l->Append({test::Sent(conv, conv + "-m" + std::to_string(i))}));
+    }
+  }
+  // Each round adds views under new names, so they are rebuilt from the log at open.
+  uint64_t events = 2000;
+  for (const auto& [suffix, spill] : {std::pair<std::string, size_t>{"a", Options().rebuild_spill_bytes},
+                                      std::pair<std::string, size_t>{"b", 1}}) {
+    SCOPED_TRACE("rebuild_spill_bytes " + std::to_string(spill));
+    const std::string name = "totals_" + suffix, twin_name = "twin_" + suffix;
+    auto l = Open({std::make_shared<TotalsProjection>(name),
+                   std::make_shared<TotalsProjection>(twin_name, false)},
+                  spill);
+    ASSERT_TRUE(l);
+    ASSERT_TRUE(l->WaitForProjections(std::chrono::seconds(60)));
+    for (const ProjectionInfo& info : l->Projections()) EXPECT_TRUE(info.error.empty()) << info.error;
+    EXPECT_EQ(ReadKey(*l, "t/events", name), std::to_string(events));
+    EXPECT_EQ(ReadKey(*l, "t/id-length/11", name), "290");  // "long-conv-N", N one digit
+    ASSERT_OK_AND_ASSIGN(Digest local, l->ProjectionDigest(name));
+    ASSERT_OK_AND_ASSIGN(Digest twin, l->ProjectionDigest(twin_name));
+    EXPECT_EQ(local, twin);
+    ASSERT_OK_AND_ASSIGN(RebuildReport rep, l->RebuildProjection(name, false));
+    EXPECT_TRUE(rep.equal) << rep.first_difference;
+    ASSERT_OK(l->Append({test::Sent("conv-1", "after-" + suffix)}));
+    ++events;
+    EXPECT_EQ(ReadKey(*l, "t/events", name), std::to_string(events));
+    ASSERT_OK_AND_ASSIGN(Digest after_local, l->ProjectionDigest(name));
+    ASSERT_OK_AND_ASSIGN(Digest after_twin, l->ProjectionDigest(twin_name));
+    EXPECT_EQ(after_local, after_twin);
+  }
 }
 
 TEST_F(ProjectionHookTest, AConversationLocalRebuildInterruptedByCloseStartsOverAtNextOpen) {

@@ -59,6 +59,10 @@ struct Options {
   // Live write-ahead log beyond which the column families holding the oldest WAL file are
   // flushed so it can be deleted. Default: 128 MiB.
   uint64_t max_wal_bytes = 128 << 20;
+  // Memory a conversation-order rebuild of a projection (see ledger/projection.h) may hold for
+  // one conversation's state, and again for the totals shared by all conversations, before it
+  // writes them out early and reads them back from RocksDB from then on. Default: 64 MiB.
+  size_t rebuild_spill_bytes = 64 << 20;
   // Ledger clock; not owned, must outlive the ledger. Default: nullptr (system clock).
   Clock* clock = nullptr;
   // Most events one Append may carry. Default: 10000.

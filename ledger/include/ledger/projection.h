@@ -62,6 +62,18 @@ class Projection {
   // `events` column family's key order, a contiguous scan) instead of global order, one
   // conversation at a time in memory. Default false: folded in global order.
   virtual bool ConversationLocal() const { return false; }
+  // With ConversationLocal(): true for a key that belongs to no one conversation but holds
+  // totals every conversation adds to (analytics' counters per tenant and day). A
+  // conversation-order rebuild keeps these keys in memory across conversations and writes them
+  // at the end. That gives the state a global-order fold gives only when the fold's updates of
+  // such a key commute: counters added to, samples counted into a histogram kept in a fixed
+  // order, so that the final bytes depend on which updates were made and not on the order the
+  // conversations came in (each conversation's own events still come in log order). The other
+  // keys obey ConversationLocal() as above. Default: no shared keys.
+  virtual bool SharedKey(std::string_view key) const {
+    (void)key;
+    return false;
+  }
 };
 
 // Where a projection stands.

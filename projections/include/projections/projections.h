@@ -15,8 +15,10 @@
 // events: folding one conversation alone gives exactly its part of the full state. That is what
 // makes as-of reads cheap (fold one conversation up to a point), verifiable (equal to the stored
 // state when the point is the checkpoint), and lets the ledger rebuild these two in conversation
-// order (Projection::ConversationLocal). The analytics state is keyed by tenant, day, agent and
-// template, and is folded in global order.
+// order (Projection::ConversationLocal). The analytics state is one conversation's working state
+// under the same prefix, plus totals keyed by tenant, day, agent and template that conversations
+// only add to (Projection::SharedKey): it is rebuilt in conversation order too, its totals held
+// in memory across conversations; as-of analytics folds the whole log up to the point.
 //
 // Render* produce the JSON documented in README.md from any StateReader: the ledger's stored
 // state (current view, no fold) or a MemoryState (an as-of fold).
