@@ -2,7 +2,7 @@
 // against the raw scan rate of the same log in the same run, and how fast a 1,000-event
 // conversation's current history and customer view (and an as-of query on it) are read.
 //
-//   projections_bench [--dir=/var/tmp] [--summary_md=out.md]
+//   projections_bench [--dir=/var/tmp] [--summary_md=out.md] [--log=KEPT_LEDGER]
 //   CONVLEDGER_BENCH_EVENTS=100000 projections_bench      (a quick run; default 1,000,000)
 //
 // Phases, one fixture:
@@ -364,28 +364,32 @@ int ReadsOnly(const std::string& dir) {
   return 0;
 }
 
+// Drops the views' column families of the ledger in `dir` (a copy of a kept one): the next
+// read-write open with views rebuilds them all from the log.
+void DropViews(const std::string& dir) {
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names);
+  if (!s.ok()) Fail("listing column families", Status::IOError(s.ToString()));
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names) cfs.push_back({n, rocksdb::ColumnFamilyOptions()});
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::Open(rocksdb::DBOptions(), dir, cfs, &handles, &raw);
+  if (!s.ok()) Fail("opening the copy", Status::IOError(s.ToString()));
+  for (auto* h : handles) {
+    if (h->GetName().rfind("proj.", 0) == 0) raw->DropColumnFamily(h).PermitUncheckedError();
+    raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  delete raw;
+}
+
 // --rebuild_only=DIR: only the rebuild of all three views (the catch-up at open), on a copy of a
 // ledger kept by an earlier run with its views' column families dropped; for profiling it.
 int RebuildOnly(const std::string& dir) {
   TempDir tmp("rebuild-only");
   const std::string copy = tmp.path() + "/ledger";
   std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
-  {
-    std::vector<std::string> names;
-    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), copy, &names);
-    if (!s.ok()) Fail("listing column families", Status::IOError(s.ToString()));
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) cfs.push_back({n, rocksdb::ColumnFamilyOptions()});
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    s = rocksdb::DB::Open(rocksdb::DBOptions(), copy, cfs, &handles, &raw);
-    if (!s.ok()) Fail("opening the copy", Status::IOError(s.ToString()));
-    for (auto* h : handles) {
-      if (h->GetName().rfind("proj.", 0) == 0) raw->DropColumnFamily(h).PermitUncheckedError();
-      raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    }
-    delete raw;
-  }
+  DropViews(copy);
   const auto r0 = Clock::now();
   auto ledger = OpenLedger(copy, /*with_views=*/true, false);
   const uint64_t total = ledger->LastGlobalSeq();
@@ -411,16 +415,17 @@ int RebuildOnly(const std::string& dir) {
 }
 
 int Run(int argc, char** argv) {
-  std::string dir, summary, reads_only, rebuild_only;
+  std::string dir, summary, reads_only, rebuild_only, log;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--dir=", 0) == 0) dir = a.substr(6);
+    else if (a.rfind("--log=", 0) == 0) log = a.substr(6);
     else if (a.rfind("--summary_md=", 0) == 0) summary = a.substr(13);
     else if (a.rfind("--reads_only=", 0) == 0) reads_only = a.substr(13);
     else if (a.rfind("--rebuild_only=", 0) == 0) rebuild_only = a.substr(15);
     else {
       std::fprintf(stderr,
-                   "usage: projections_bench [--dir=DIR] [--summary_md=FILE] "
+                   "usage: projections_bench [--dir=DIR] [--summary_md=FILE] [--log=KEPT_LEDGER] "
                    "[--reads_only=KEPT_LEDGER] [--rebuild_only=KEPT_LEDGER]\n");
       return 2;
     }
@@ -428,7 +433,15 @@ int Run(int argc, char** argv) {
   if (!reads_only.empty()) return ReadsOnly(reads_only);
   if (!dir.empty()) SetBaseDir(dir);
   if (!rebuild_only.empty()) return RebuildOnly(rebuild_only);
-  const uint64_t total = EnvOr("CONVLEDGER_BENCH_EVENTS", 1000000);
+  // --log=KEPT: the log of a ledger kept by an earlier run (CONVLEDGER_BENCH_KEEP=1) instead of
+  // generating one (24 minutes for 1,000,000 events: the mix's redactions each flush and compact,
+  // see ledger/src/erasure.cc); its views are dropped, the rest of the run is the same.
+  uint64_t kept_events = 0;
+  if (!log.empty()) {
+    auto kept = OpenLedger(log, /*with_views=*/false, /*read_only=*/true);
+    kept_events = kept->LastGlobalSeq();
+  }
+  const uint64_t total = log.empty() ? EnvOr("CONVLEDGER_BENCH_EVENTS", 1000000) : kept_events;
   const uint64_t conversations = std::max<uint64_t>(1, total / 20);
   const uint64_t big_events = std::min<uint64_t>(1000, total / 20);
   const std::string big_id = "bench-big-conversation";
@@ -441,9 +454,12 @@ int Run(int argc, char** argv) {
   TempDir tmp("projections");
   const std::string path = tmp.path() + "/ledger";
 
-  // 1. generate
+  // 1. generate (or copy a kept log)
   auto t0 = Clock::now();
-  {
+  if (!log.empty()) {
+    std::filesystem::copy(log, path, std::filesystem::copy_options::recursive);
+    DropViews(path);
+  } else {
     auto ledger = OpenLedger(path, /*with_views=*/false, /*read_only=*/false);
     std::mt19937_64 rng(42);
     Mix mix(7);
@@ -482,7 +498,8 @@ int Run(int argc, char** argv) {
   std::string error;
   if (!FlushAndCompactClosedDb(path, &error)) Fail("compact", Status::IOError(error));
   const double generate_s = Seconds(Clock::now() - t0);
-  std::printf("generated and compacted in %.1f s\n", generate_s);
+  std::printf("%s in %.1f s\n", log.empty() ? "generated and compacted" : "copied the kept log",
+              generate_s);
   std::fflush(stdout);
 
   // 2. scan baselines, 3. rebuild, with the ledger's default block cache (64 MiB: smaller than

@@ -29,7 +29,7 @@ packages=(
   librocksdb-dev libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev
   libboost-dev libspdlog-dev libssl-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3
-  libzip-dev python3-jsonschema
+  libzip-dev python3-jsonschema libjemalloc-dev
 )
 
 say() { printf '==> %s\n' "$*" >&2; }
