@@ -228,7 +228,8 @@ class LedgerImpl final : public Ledger {
                     const ProgressFn& progress, size_t* failed);
   // Folds the events with global_seq <= pin into each target, whose state must be empty and
   // whose projection ConversationLocal(), in one pass over `events` in key order (conversation
-  // by conversation, each held in memory), writing the checkpoint only at the end. Finished
+  // by conversation, each held in memory; read and decoded once on this thread, folded by each
+  // target on a thread of its own), writing each checkpoint only at the end. Finished
   // conversations go into sorted table files that are ingested (SstSink in projections.cc);
   // totals shared by all conversations (Projection::SharedKey) are written at the end. On error
   // the states hold a part of the fold without a checkpoint and must be cleared.

@@ -9,7 +9,8 @@
 //
 // Two ways to fold the bulk of the log, each one pass for every projection that needs it:
 //  - conversation order (FoldByConversation), for ConversationLocal() projections starting from
-//    an empty state: `events` read in key order (a contiguous scan, conversations clustered),
+//    an empty state: `events` read in key order (a contiguous scan, conversations clustered) and
+//    decoded once, each projection folding on a thread of its own,
 //    each conversation's state held in memory and written as sorted table files when the
 //    conversation is done, totals shared by all conversations (Projection::SharedKey) held in
 //    memory to the end, no state read back from RocksDB; the checkpoint is written once at the
@@ -19,8 +20,11 @@
 //    chunks written with their checkpoint, state reads served from a bounded in-memory cache.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -377,6 +381,134 @@ class ConvStore final : public StateStore {
   Status status_;
 };
 
+// One target of a conversation-order pass: its fold, the conversation in memory (ConvStore), the
+// table files of the finished ones (SstSink) and a write batch for the rest (a spilled
+// conversation, the shared totals, the checkpoint). Fed the decoded events in key order.
+class ConversationFolder {
+ public:
+  ConversationFolder(rocksdb::DB* db, Projection* projection, rocksdb::ColumnFamilyHandle* cf,
+                     std::string bulk_dir, size_t spill_bytes)
+      : db_(db), projection_(projection), cf_(cf), store_(db, cf, *projection),
+        sink_(db, cf, std::move(bulk_dir)), spill_bytes_(spill_bytes) {}
+
+  Status Fold(const Event& ev) {
+    if (ev.conversation_id != current_) {
+      if (Status d = ConversationDone(); !d.ok()) return d;
+      current_ = ev.conversation_id;
+    }
+    Status a = SafeApply(*projection_, ev, store_);
+    if (a.ok()) a = store_.status();
+    if (!a.ok()) return a;
+    // Staging over the limit: written out now, its later reads fall back to the column family.
+    if (store_.conversation().bytes() > spill_bytes_) {
+      if (Status g = sink_.Ingest(); !g.ok()) return g;
+      store_.conversation().MoveTo(&batch_, true);
+      if (Status w = Write(); !w.ok()) return w;
+    }
+    if (store_.totals().bytes() > spill_bytes_) {
+      store_.totals().MoveTo(&batch_, true);
+      if (Status w = Write(); !w.ok()) return w;
+    }
+    return Status::OK();
+  }
+
+  // The log is folded up to `pin`: writes the rest of the state, then the checkpoint.
+  Status Finish(uint64_t pin) {
+    if (Status d = ConversationDone(); !d.ok()) return d;
+    if (Status g = sink_.Ingest(); !g.ok()) return g;
+    store_.totals().MoveTo(&batch_, false);
+    batch_.Put(cf_, keys::kCheckpointKey, keys::EncodeCheckpoint(pin, projection_->Version()))
+        .PermitUncheckedError();
+    return Write();
+  }
+
+ private:
+  static constexpr size_t kBatchBytes = 32 << 20;  // write the batch once it holds this much
+
+  Status ConversationDone() {
+    if (store_.conversation().spilled()) {
+      store_.conversation().MoveTo(&batch_, false);
+    } else if (Status m = store_.conversation().MoveTo(&sink_); !m.ok()) {
+      return m;
+    }
+    if (batch_.GetDataSize() >= kBatchBytes) return Write();
+    return Status::OK();
+  }
+  Status Write() {
+    if (batch_.Count() == 0) return Status::OK();
+    Status w = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch_), "writing projection state");
+    batch_.Clear();
+    return w;
+  }
+
+  rocksdb::DB* db_;
+  Projection* projection_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  ConvStore store_;
+  SstSink sink_;
+  size_t spill_bytes_;
+  rocksdb::WriteBatch batch_;
+  std::string current_;
+};
+
+// Decoded events from the one reader of a conversation-order pass to each target's thread, in
+// batches shared by all of them. Bounded: a slow fold holds the reader back rather than filling
+// memory with decoded events.
+class Fanout {
+ public:
+  using Batch = std::shared_ptr<const std::vector<Event>>;
+  static constexpr size_t kBatchEvents = 256;
+  explicit Fanout(size_t workers) : queues_(workers) {}
+
+  // To every worker; false once stopped.
+  bool Push(Batch batch) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] {
+      if (stopped_) return true;
+      for (const auto& q : queues_)
+        if (q.size() >= kDepth) return false;
+      return true;
+    });
+    if (stopped_) return false;
+    for (auto& q : queues_) q.push_back(batch);
+    cv_.notify_all();
+    return true;
+  }
+  // The next batch for worker `w`; false at the end (closed and drained) or once stopped.
+  bool Pop(size_t w, Batch* batch) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return stopped_ || closed_ || !queues_[w].empty(); });
+    if (stopped_ || queues_[w].empty()) return false;
+    *batch = std::move(queues_[w].front());
+    queues_[w].pop_front();
+    cv_.notify_all();
+    return true;
+  }
+  // No more batches: the workers finish what is queued.
+  void Close() {
+    std::lock_guard lk(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+  // Everyone stops now (a fold or the read failed).
+  void Stop() {
+    std::lock_guard lk(mu_);
+    stopped_ = true;
+    cv_.notify_all();
+  }
+  bool stopped() {
+    std::lock_guard lk(mu_);
+    return stopped_;
+  }
+
+ private:
+  static constexpr size_t kDepth = 16;  // batches queued per worker
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::deque<Batch>> queues_;
+  bool closed_ = false, stopped_ = false;
+};
+
 std::string_view AlignedView(const rocksdb::Slice& s, std::string* buf) {
   if (reinterpret_cast<uintptr_t>(s.data()) % 8 == 0) return {s.data(), s.size()};
   buf->assign(s.data(), s.size());
@@ -583,100 +715,86 @@ Status LedgerImpl::FoldByConversation(std::vector<FoldTarget>& targets, uint64_t
                                       size_t* failed) {
   *failed = std::string::npos;
   if (targets.empty() || pin == 0) return Status::OK();
-  constexpr size_t kBatchBytes = 32 << 20;  // write the batch once it holds this much
-  std::vector<std::unique_ptr<ConvStore>> stores;
-  std::vector<std::unique_ptr<SstSink>> sinks;
-  for (const FoldTarget& t : targets) {
-    stores.push_back(std::make_unique<ConvStore>(db_.get(), t.cf, *t.projection));
-    sinks.push_back(std::make_unique<SstSink>(db_.get(), t.cf, BulkDir()));
-  }
-  // Spilled conversations, the shared totals and the checkpoints go through a write batch, the
-  // rest to the sinks.
-  rocksdb::WriteBatch batch;
-  auto write = [&]() -> Status {
-    if (batch.Count() == 0) return Status::OK();
-    Status w = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch), "writing projection state");
-    batch.Clear();
-    return w;
-  };
-  auto conversation_done = [&]() -> Status {
-    for (size_t i = 0; i < stores.size(); ++i) {
-      if (stores[i]->conversation().spilled()) {
-        stores[i]->conversation().MoveTo(&batch, false);
-      } else if (Status m = stores[i]->conversation().MoveTo(sinks[i].get()); !m.ok()) {
-        return m;
+  std::vector<std::unique_ptr<ConversationFolder>> folders;
+  for (const FoldTarget& t : targets)
+    folders.push_back(std::make_unique<ConversationFolder>(db_.get(), t.projection, t.cf, BulkDir(),
+                                                           options_.rebuild_spill_bytes));
+  // This thread reads and decodes the log once; each target folds it on a thread of its own.
+  Fanout fanout(targets.size());
+  std::vector<Status> results(targets.size());
+  std::vector<std::thread> workers;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    workers.emplace_back([&, i] {
+      ProjSlot* slot = targets[i].slot;
+      uint64_t done = 0;
+      Fanout::Batch batch;
+      while (fanout.Pop(i, &batch)) {
+        for (const Event& ev : *batch) {
+          if (Status st = folders[i]->Fold(ev); !st.ok()) {
+            results[i] = st;
+            fanout.Stop();
+            return;
+          }
+          if (slot && ++done % kFoldChunk == 0) slot->progress.store(done, std::memory_order_relaxed);
+        }
       }
-    }
-    if (batch.GetDataSize() >= kBatchBytes) return write();
-    return Status::OK();
-  };
+      if (fanout.stopped()) return;
+      results[i] = folders[i]->Finish(pin);
+      if (!results[i].ok()) fanout.Stop();
+    });
+  }
   // The events column family in key order: conversation after conversation, each in order.
   // Events are never rewritten, and those up to `pin` are all committed, so no snapshot is needed
   // beyond the iterator's own; later events (global_seq > pin) are skipped.
-  rocksdb::ReadOptions ro;
-  ro.fill_cache = false;  // a bulk pass: keep the cache for the readers of the live views
-  ro.readahead_size = 2 << 20;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
-  std::string current;
-  std::string buf;
-  uint64_t n = 0;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    std::string_view conv;
-    uint64_t conv_seq = 0;
-    if (!keys::ParseEventKey(std::string_view(it->key().data(), it->key().size()), &conv, &conv_seq))
-      return Status::Corruption("corrupt_key", "malformed events key");
-    if (conv != current) {
-      if (Status d = conversation_done(); !d.ok()) return d;
-      current.assign(conv);
-    }
-    const std::string_view value = AlignedView(it->value(), &buf);
-    codec::RecordView rv;
-    if (Status p = codec::ParseRecord(value, false, &rv); !p.ok()) return p;
-    if (rv.global_seq > pin) continue;
-    auto ev = codec::Decode(value, false);
-    if (!ev.ok()) return ev.status();
-    for (size_t i = 0; i < targets.size(); ++i) {
-      Status a = SafeApply(*targets[i].projection, *ev, *stores[i]);
-      if (a.ok()) a = stores[i]->status();
-      if (!a.ok()) {
-        *failed = i;
-        return a;
+  auto read = [&]() -> Status {
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;  // a bulk pass: keep the cache for the readers of the live views
+    ro.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+    std::string buf;
+    uint64_t n = 0;
+    auto batch = std::make_shared<std::vector<Event>>();
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view value = AlignedView(it->value(), &buf);
+      codec::RecordView rv;
+      if (Status p = codec::ParseRecord(value, false, &rv); !p.ok()) return p;
+      if (rv.global_seq > pin) continue;
+      auto ev = codec::Decode(value, false);
+      if (!ev.ok()) return ev.status();
+      batch->push_back(std::move(*ev));
+      if (batch->size() == Fanout::kBatchEvents) {
+        if (!fanout.Push(std::move(batch))) return Status::OK();  // a fold failed
+        batch = std::make_shared<std::vector<Event>>();
       }
-      // Staging over the limit: written out now, its later reads fall back to the column family.
-      if (stores[i]->conversation().bytes() > options_.rebuild_spill_bytes) {
-        if (Status g = sinks[i]->Ingest(); !g.ok()) return g;
-        stores[i]->conversation().MoveTo(&batch, true);
-        if (Status w = write(); !w.ok()) return w;
-      }
-      if (stores[i]->totals().bytes() > options_.rebuild_spill_bytes) {
-        stores[i]->totals().MoveTo(&batch, true);
-        if (Status w = write(); !w.ok()) return w;
+      if (++n % kFoldChunk == 0) {
+        if (progress) progress(n, pin);
+        if (stopping_.load()) return Status::Busy("ledger closing");
       }
     }
-    if (++n % kFoldChunk == 0) {
-      for (FoldTarget& t : targets)
-        if (t.slot) t.slot->progress.store(n, std::memory_order_relaxed);
-      if (progress) progress(n, pin);
-      if (stopping_.load()) return Status::Busy("ledger closing");
+    if (!it->status().ok()) return FromRocksStatus(it->status(), "scanning events");
+    if (n != pin)
+      return Status::Corruption("gap", "the events column family holds " + std::to_string(n) +
+                                           " events up to global_seq " + std::to_string(pin));
+    if (!batch->empty()) fanout.Push(std::move(batch));
+    return Status::OK();
+  };
+  Status read_status = read();
+  if (read_status.ok())
+    fanout.Close();
+  else
+    fanout.Stop();
+  for (auto& w : workers) w.join();
+  for (size_t i = 0; i < targets.size(); ++i)
+    if (!results[i].ok()) {
+      *failed = i;
+      return results[i];
     }
-  }
-  if (!it->status().ok()) return FromRocksStatus(it->status(), "scanning events");
-  if (n != pin)
-    return Status::Corruption("gap", "the events column family holds " + std::to_string(n) +
-                                         " events up to global_seq " + std::to_string(pin));
-  if (Status d = conversation_done(); !d.ok()) return d;
-  for (auto& sink : sinks)
-    if (Status g = sink->Ingest(); !g.ok()) return g;
-  for (auto& store : stores) store->totals().MoveTo(&batch, false);
-  for (FoldTarget& t : targets)
-    batch.Put(t.cf, keys::kCheckpointKey, keys::EncodeCheckpoint(pin, t.projection->Version()))
-        .PermitUncheckedError();
-  if (Status w = write(); !w.ok()) return w;
+  if (!read_status.ok()) return read_status;
   for (FoldTarget& t : targets) {
     t.checkpoint = pin;
     if (t.slot) t.slot->progress.store(pin, std::memory_order_relaxed);
   }
-  if (folded) *folded += n;
+  if (folded) *folded += pin;
   if (progress) progress(pin, pin);
   return Status::OK();
 }
@@ -771,27 +889,24 @@ Status LedgerImpl::BringLive(std::vector<ProjSlot*> group, const ProgressFn& pro
 
 void LedgerImpl::CatchUpLoop() {
   std::lock_guard lk(rebuild_mu_);
-  // Each conversation-local projection rebuilt from empty in a conversation-order pass of its
-  // own, the others together in one global-order pass; each goes live as soon as its pass is
-  // done. The passes read the log and write different column families: they run side by side
-  // (their barriers take turns in the writer queue). One pass per local projection rather than
-  // one for all of them: a pass is CPU-bound in its folds, so on two cores or more the history
-  // and customer_view folds then run in parallel, for the price of reading the log once more.
-  std::vector<std::vector<ProjSlot*>> groups;
-  std::vector<ProjSlot*> global;
+  // The conversation-local projections rebuilt from empty together, in one conversation-order
+  // pass (one read of the log, each fold on a thread of its own), the others together in one
+  // global-order pass beside it; each group goes live as soon as its pass is done. The passes
+  // read the log and write different column families: they run side by side (their barriers
+  // take turns in the writer queue).
+  std::vector<ProjSlot*> local, global;
   for (auto& slot : slots_) {
     if (slot->ready.load()) continue;
     if (slot->checkpoint == 0 && slot->projection->ConversationLocal())
-      groups.push_back({slot.get()});
+      local.push_back(slot.get());
     else
       global.push_back(slot.get());
   }
-  if (!global.empty()) groups.push_back(std::move(global));
-  std::vector<std::thread> side;
-  for (size_t i = 1; i < groups.size(); ++i)
-    side.emplace_back([this, &groups, i] { BringLive(groups[i], {}).PermitUnchecked(); });
-  if (!groups.empty()) BringLive(groups[0], {}).PermitUnchecked();
-  for (auto& t : side) t.join();
+  std::thread side;
+  if (!global.empty())
+    side = std::thread([this, &global] { BringLive(global, {}).PermitUnchecked(); });
+  if (!local.empty()) BringLive(local, {}).PermitUnchecked();
+  if (side.joinable()) side.join();
   tail_cv_.notify_all();
 }
 

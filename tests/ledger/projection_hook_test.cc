@@ -78,7 +78,7 @@ class LocalProjection : public Projection {
 // rebuild of "local" must equal byte for byte.
 class GlobalTwin : public LocalProjection {
  public:
-  GlobalTwin() : LocalProjection("twin") {}
+  explicit GlobalTwin(std::string name = "twin") : LocalProjection(std::move(name)) {}
   bool ConversationLocal() const override { return false; }
 };
 
@@ -461,7 +461,8 @@ TEST_F(ProjectionHookTest, AConversationOrderRebuildIngestsItsFilesAndLeavesNone
   EXPECT_EQ(after_local, after_twin);
 }
 
-// Shared totals (Projection::SharedKey) in a conversation-order rebuild: held across
+// Shared totals (Projection::SharedKey) in a conversation-order rebuild (beside another
+// conversation-local view in the same pass): held across
 // conversations and written at the end; and, with a spill limit of one byte, both a conversation's
 // state and the totals written out after every event and read back from RocksDB (deletions of a
 // spilled conversation's keys included).
@@ -479,8 +480,12 @@ TEST_F(ProjectionHookTest, AConversationOrderRebuildKeepsSharedTotalsAndSpillsAt
                                       std::pair<std::string, size_t>{"b", 1}}) {
     SCOPED_TRACE("rebuild_spill_bytes " + std::to_string(spill));
     const std::string name = "totals_" + suffix, twin_name = "twin_" + suffix;
+    // Two conversation-local views in the one conversation-order pass, each folding on its own
+    // thread, beside their global-order twins.
     auto l = Open({std::make_shared<TotalsProjection>(name),
-                   std::make_shared<TotalsProjection>(twin_name, false)},
+                   std::make_shared<TotalsProjection>(twin_name, false),
+                   std::make_shared<LocalProjection>("local_" + suffix),
+                   std::make_shared<GlobalTwin>("local_twin_" + suffix)},
                   spill);
     ASSERT_TRUE(l);
     ASSERT_TRUE(l->WaitForProjections(std::chrono::seconds(60)));
@@ -490,6 +495,9 @@ TEST_F(ProjectionHookTest, AConversationOrderRebuildKeepsSharedTotalsAndSpillsAt
     ASSERT_OK_AND_ASSIGN(Digest local, l->ProjectionDigest(name));
     ASSERT_OK_AND_ASSIGN(Digest twin, l->ProjectionDigest(twin_name));
     EXPECT_EQ(local, twin);
+    ASSERT_OK_AND_ASSIGN(Digest other, l->ProjectionDigest("local_" + suffix));
+    ASSERT_OK_AND_ASSIGN(Digest other_twin, l->ProjectionDigest("local_twin_" + suffix));
+    EXPECT_EQ(other, other_twin);
     ASSERT_OK_AND_ASSIGN(RebuildReport rep, l->RebuildProjection(name, false));
     EXPECT_TRUE(rep.equal) << rep.first_difference;
     ASSERT_OK(l->Append({test::Sent("conv-1", "after-" + suffix)}));
