@@ -25,6 +25,7 @@
 
 #include "channel_rules.h"
 #include "export_internal.h"
+#include "history_json.h"
 #include "ledger/content.h"
 #include "ledger/event_json.h"
 #include "ledger/time.h"
@@ -49,9 +50,14 @@ constexpr uint32_t kVersion = 3;
 using exportfmt::Base64;
 using exportfmt::Unbase64;
 
+// json::dump() byte for byte, through history's writer: dump()'s character-by-character escaping
+// was the fold's largest cost (fragments carry long base64 envelopes). Never throws: invalid
+// UTF-8 (only possible from events built in code) becomes U+FFFD.
 std::string Dump(const json& j) {
-  // Never throws: invalid UTF-8 (only possible from events built in code) becomes U+FFFD.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string out;
+  history::JsonOut w(&out);
+  history::AppendJson(w, j);
+  return out;
 }
 
 // A message's record, which only the fold reads, is MessagePack: the fold reads and rewrites

@@ -71,6 +71,46 @@ class JsonOut {
   bool after_key_ = false;
 };
 
+// Writes a nlohmann::json value (a template over the JSON type, so this header does not include
+// it) byte for byte as its dump() would: its objects iterate their keys in sorted order, which is
+// what JsonOut needs. Floating-point and binary values, which no view stores, go through dump().
+template <typename Json>
+void AppendJson(JsonOut& w, const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::object:
+      w.BeginObject();
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        w.Key(it.key());
+        AppendJson(w, it.value());
+      }
+      w.EndObject();
+      return;
+    case Json::value_t::array:
+      w.BeginArray();
+      for (const auto& v : j) AppendJson(w, v);
+      w.EndArray();
+      return;
+    case Json::value_t::string:
+      w.String(j.template get_ref<const typename Json::string_t&>());
+      return;
+    case Json::value_t::boolean:
+      w.Bool(j.template get<bool>());
+      return;
+    case Json::value_t::number_integer:
+      w.Int(j.template get<int64_t>());
+      return;
+    case Json::value_t::number_unsigned:
+      w.Uint(j.template get<uint64_t>());
+      return;
+    case Json::value_t::null:
+      w.Null();
+      return;
+    default:
+      w.Raw(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+      return;
+  }
+}
+
 // Appends `s` as a JSON string (quotes included), escaped like nlohmann::json.
 void AppendJsonString(std::string* out, std::string_view s);
 

@@ -1,12 +1,17 @@
 // The export's base64 codec (projections/src/export_internal.h): the bundle verifier and the
 // customer view's sealed envelopes both decode through it, so it must round-trip every length
-// and refuse every spelling that is not the canonical one.
+// and refuse every spelling that is not the canonical one. And the JSON writer the views store
+// their fragments with (projections/src/history_json.h), which must write what
+// nlohmann::json::dump() writes, byte for byte.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "export_internal.h"
+#include "history_json.h"
 
 namespace convledger::projections::exportfmt {
 namespace {
@@ -60,6 +65,40 @@ TEST(Base64Test, RefusesEverySpellingButTheCanonicalOne) {
   }
   const std::string nul("Zm\0v", 4);
   EXPECT_FALSE(Unbase64(nul).has_value());
+}
+
+// Every kind of value the customer view stores, nested, with the strings that need escaping
+// (quotes, backslashes, every control character, DEL, multi-byte UTF-8) and integers at their
+// limits, and random documents built from them: AppendJson writes exactly what dump() writes.
+TEST(AppendJsonTest, WritesWhatDumpWrites) {
+  using nlohmann::json;
+  auto same = [](const json& j) {
+    std::string out;
+    history::JsonOut w(&out);
+    history::AppendJson(w, j);
+    EXPECT_EQ(out, j.dump(-1, ' ', false, json::error_handler_t::replace));
+  };
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls.push_back(static_cast<char>(c));
+  const std::vector<json> leaves = {
+      json(nullptr), json(true), json(false), json(0), json(-1), json(INT64_MIN), json(INT64_MAX),
+      json(uint64_t{UINT64_MAX}), json(""), json("plain"), json("q\"uote\\back/slash"),
+      json(controls), json("\x7f del"), json("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+      json::array(), json::object()};
+  for (const json& leaf : leaves) same(leaf);
+  std::mt19937 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    json doc = json::object();
+    for (int k = 0; k < 8; ++k) {
+      const std::string key = std::string(1, static_cast<char>('a' + rng() % 26)) +
+                              (rng() % 2 ? "\xc3\xa9" : "") + std::to_string(rng() % 100);
+      json v = leaves[rng() % leaves.size()];
+      if (rng() % 3 == 0) v = json::array({v, leaves[rng() % leaves.size()]});
+      if (rng() % 4 == 0) v = json{{"inner", v}, {"Inner", 1}, {"_", json::array()}};
+      doc[key] = v;
+    }
+    same(doc);
+  }
 }
 
 }  // namespace
