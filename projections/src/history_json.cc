@@ -1,5 +1,7 @@
 #include "history_json.h"
 
+#include <cstring>
+
 #include "ledger/time.h"
 
 namespace convledger::projections::history {
@@ -25,6 +27,20 @@ size_t Utf8Length(std::string_view s, size_t i) {
     return 4;
   }
   return 0;
+}
+
+// True when none of the 8 bytes at p needs a look of its own: each is ASCII from 0x20 up
+// (0x7f included, as in the byte loop) and none is '"' or '\\'. The usual word-at-a-time tests:
+// (x - 0x01..) & ~x & 0x80.. is non-zero exactly when some byte of x is zero, and
+// (x - n*0x01..) & ~x & 0x80.. exactly when some byte is below n (n <= 0x80).
+bool PlainAscii8(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  constexpr uint64_t k01 = 0x0101010101010101ULL, k80 = 0x8080808080808080ULL;
+  const uint64_t quote = v ^ (k01 * '"'), backslash = v ^ (k01 * '\\');
+  const uint64_t flagged = (v & k80) | ((v - k01 * 0x20) & ~v & k80) |
+                           ((quote - k01) & ~quote & k80) | ((backslash - k01) & ~backslash & k80);
+  return flagged == 0;
 }
 
 void Digits(std::string* out, int64_t v, int width) {
@@ -56,6 +72,10 @@ void AppendJsonString(std::string* out, std::string_view s) {
   size_t run = 0;  // start of the bytes not yet copied
   size_t i = 0;
   while (i < s.size()) {
+    if (i + 8 <= s.size() && PlainAscii8(s.data() + i)) {  // most text, and all of base64
+      i += 8;
+      continue;
+    }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
       ++i;

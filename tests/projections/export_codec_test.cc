@@ -99,6 +99,18 @@ TEST(AppendJsonTest, WritesWhatDumpWrites) {
     }
     same(doc);
   }
+  // Strings of every length around the writer's 8-byte steps, with the characters that need a
+  // look of their own at every position.
+  const std::vector<std::string> pieces = {"a", "Z", "0", "+", "/", "=", " ", "~", "\x7f", "\"",
+                                           "\\", "\n", "\x01", "\x1f", "\xc3\xa9",
+                                           "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const size_t n = rng() % 40;
+    for (size_t k = 0; k < n; ++k)
+      text += rng() % 4 ? pieces[rng() % 8] : pieces[rng() % pieces.size()];
+    same(json(text));
+  }
 }
 
 }  // namespace
