@@ -10,12 +10,11 @@
 // Two ways to fold the bulk of the log, each one pass for every projection that needs it:
 //  - conversation order (FoldByConversation), for ConversationLocal() projections starting from
 //    an empty state: `events` read in key order (a contiguous scan, conversations clustered) and
-//    decoded once, each projection folding on a thread of its own,
-//    each conversation's state held in memory and written as sorted table files when the
-//    conversation is done, totals shared by all conversations (Projection::SharedKey) held in
-//    memory to the end, no state read back from RocksDB; the checkpoint is written once at the
-//    end (a crash midway leaves a state without checkpoint, which the next open clears and
-//    rebuilds);
+//    decoded once, each projection folding on a thread of its own; each conversation's state held
+//    in memory and written as sorted table files when the conversation is done, totals shared by
+//    all conversations (Projection::SharedKey) held in memory to the end, no state read back from
+//    RocksDB; each checkpoint written once at the end (a crash midway leaves a state without
+//    checkpoint, which the next open clears and rebuilds);
 //  - global order (FoldGlobal), for the others and for what was appended meanwhile: ScanGlobal,
 //    chunks written with their checkpoint, state reads served from a bounded in-memory cache.
 #include <algorithm>
@@ -157,7 +156,7 @@ class ChunkStore final : public StateStore {
 // table files, ingested into the column family as they fill (no WAL, memtable, flush or
 // compaction of that data: about a third of the pass when it went through write batches). The
 // fold hands the keys over in ascending order (a conversation's staged writes are sorted, and
-// conversations come in the order of their state keys, as they do for history and customer_view).
+// conversations come in the order of their state keys, as they do for the three views).
 // A fold whose keys do not sort by conversation (ConversationLocal does not require it) would
 // need a file per conversation: at its first key not above the last one, the sink ingests what it
 // has and writes the rest through write batches, as before. Files are ingested with move
