@@ -1,9 +1,13 @@
 #include "app.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <chrono>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -137,8 +141,20 @@ std::unordered_map<std::string, std::string> ParseQuery(std::string_view target)
   return out;
 }
 
-App::App(Ledger& ledger, Config config) : ledger_(ledger), config_(std::move(config)) {
+App::App(Ledger& ledger, Config config)
+    : ledger_(ledger), config_(std::move(config)), views_(config_.limits.view_cache_bytes) {
   for (const ApiKey& k : config_.api_keys) keys_.emplace(HexDigest(k.sha256), k);
+  unsigned char r[6];
+  if (RAND_bytes(r, sizeof r) != 1) {
+    const uint64_t t = static_cast<uint64_t>(
+        std::chrono::steady_clock::now().time_since_epoch().count());
+    std::memcpy(r, &t, sizeof r);
+  }
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char c : r) {
+    etag_instance_.push_back(hex[c >> 4]);
+    etag_instance_.push_back(hex[c & 15]);
+  }
 }
 
 Response App::Error(const Request& req, int status, std::string_view code,
@@ -418,11 +434,18 @@ Response App::HandleAppend(const Request& req, const ApiKey& key, RequestContext
 }
 
 Status App::CheckTenant(std::string_view conversation_id, const std::string& tenant) {
+  // The first record's tenant, read without decoding the event (or opening its content).
   ReadOptions ro;
   ro.limit = 1;
-  auto first = ledger_.ReadConversation(conversation_id, 0, ro);
-  if (!first.ok()) return first.status();
-  if (first->empty() || first->front().tenant != tenant)
+  bool ours = false;
+  if (Status st = ledger_.ScanConversation(conversation_id, 0, ro,
+                                           [&](const RawEvent& raw) {
+                                             ours = raw.tenant == tenant;
+                                             return false;
+                                           });
+      !st.ok())
+    return st;
+  if (!ours)
     return Status::NotFound("conversation_not_found",
                             "no conversation " + std::string(conversation_id));
   return Status::OK();
@@ -477,15 +500,91 @@ Response App::HandleConversation(const Request& req, const ApiKey& key, std::str
             std::to_string(read->empty() ? after : read->back().conversation_seq) + "}";
     return Json(req, 200, std::move(body));
   }
-  auto rendered = history ? projections::History(ledger_, id, as_of)
-                          : projections::CustomerView(ledger_, id, as_of);
-  if (!rendered.ok()) {
-    const HttpError e = FromStatus(rendered.status());
-    Response r = Error(req, e.status, e.code, e.message);
-    if (e.status == 503) r.set(http::field::retry_after, "1");
-    return r;
+  if (!as_of.IsCurrent()) {
+    auto rendered = history ? projections::History(ledger_, id, as_of)
+                            : projections::CustomerView(ledger_, id, as_of);
+    if (!rendered.ok()) return RenderError(req, rendered.status());
+    return Json(req, 200, std::move(*rendered));
   }
-  return Json(req, 200, std::move(*rendered));
+  return HandleCurrentView(req, id, what);
+}
+
+Response App::RenderError(const Request& req, const Status& st) {
+  const HttpError e = FromStatus(st);
+  Response r = Error(req, e.status, e.code, e.message);
+  if (e.status == 503) r.set(http::field::retry_after, "1");
+  return r;
+}
+
+namespace {
+
+// True when an If-None-Match header value ("a", W/"b", or *) names `etag`.
+bool EtagMatches(std::string_view header, std::string_view etag) {
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item == "*") return true;
+    if (item.size() > 2 && item.substr(0, 2) == "W/") item.remove_prefix(2);  // weak comparison
+    if (item == etag) return true;
+  }
+  return false;
+}
+
+bool HasNoCache(const Request& req) {
+  for (http::field f : {http::field::cache_control, http::field::pragma}) {
+    auto it = req.find(f);
+    if (it == req.end()) continue;
+    std::string v(it->value());
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v.find("no-cache") != std::string::npos || v.find("max-age=0") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// The current history or customer view. Its ETag names the conversation's last event (and this
+// server process), so a client that has it gets 304 without anything being rendered, and a body
+// rendered at that event is kept in the view cache until the conversation changes. The tenant and
+// role checks have been made by the caller.
+Response App::HandleCurrentView(const Request& req, std::string_view id, std::string_view what) {
+  auto head = ledger_.GetHead(id);
+  if (!head.ok()) return RenderError(req, head.status());
+  const uint64_t stamp = head->global_seq;
+  const std::string etag =
+      "\"" + std::string(what) + "-" + std::to_string(stamp) + "-" + etag_instance_ + "\"";
+  auto finish = [&](Response res, const char* cache) {
+    res.set(http::field::etag, etag);
+    res.set("X-Convledger-Cache", cache);
+    return res;
+  };
+  if (auto inm = req.find(http::field::if_none_match);
+      inm != req.end() && EtagMatches(inm->value(), etag)) {
+    ++metrics_.not_modified;
+    Response res{http::status::not_modified, req.version()};
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(req.keep_alive());
+    return finish(std::move(res), "not-modified");
+  }
+  const bool history = what == "history";
+  const bool bypass = HasNoCache(req);
+  if (!bypass) {
+    if (ViewCache::Body body = views_.Get(what, id, stamp)) {
+      ++metrics_.view_cache_hits;
+      return finish(Json(req, 200, *body), "hit");
+    }
+  }
+  ++metrics_.view_cache_misses;
+  auto rendered = history ? projections::History(ledger_, id, AsOf{})
+                          : projections::CustomerView(ledger_, id, AsOf{});
+  if (!rendered.ok()) return RenderError(req, rendered.status());
+  auto body = std::make_shared<const std::string>(std::move(*rendered));
+  views_.Put(what, id, stamp, body);
+  return finish(Json(req, 200, *body), bypass ? "bypass" : "miss");
 }
 
 Response App::HandleAnalytics(const Request& req, const ApiKey& key) {

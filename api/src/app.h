@@ -16,6 +16,7 @@
 #include "api/config.h"
 #include "ledger/ledger.h"
 #include "metrics.h"
+#include "view_cache.h"
 
 namespace convledger::api {
 
@@ -71,6 +72,9 @@ class App {
   Response HandleAppend(const Request& req, const ApiKey& key, RequestContext& ctx);
   Response HandleConversation(const Request& req, const ApiKey& key, std::string_view id,
                               std::string_view what, std::string_view rest);
+  // The current history or customer view (ETag, If-None-Match, the view cache).
+  Response HandleCurrentView(const Request& req, std::string_view id, std::string_view what);
+  static Response RenderError(const Request& req, const Status& st);
   Response HandleAnalytics(const Request& req, const ApiKey& key);
   Response HandleFeed(const Request& req, const ApiKey& key);
   Response HandleWebhook(const Request& req, RequestContext& ctx, bool whatsapp);
@@ -89,6 +93,8 @@ class App {
   Ledger& ledger_;
   Config config_;
   Metrics metrics_;
+  ViewCache views_;
+  std::string etag_instance_;  // per process: an ETag never outlives the server that made it
   std::unordered_map<std::string, ApiKey> keys_;  // hex SHA-256 of the key ->
 };
 

@@ -62,11 +62,13 @@ bool ParseHexDigest(std::string_view hex, Digest* out) {
 }
 
 template <typename T>
-Status GetUint(const json& obj, const char* field, const std::string& where, T* out) {
+Status GetUint(const json& obj, const char* field, const std::string& where, T* out,
+               bool allow_zero = false) {
   auto it = obj.find(field);
   if (it == obj.end()) return Status::OK();
-  if (!it->is_number_unsigned() || it->get<uint64_t>() == 0)
-    return Bad(where, std::string("\"") + field + "\" must be a positive integer");
+  if (!it->is_number_unsigned() || (it->get<uint64_t>() == 0 && !allow_zero))
+    return Bad(where, std::string("\"") + field + "\" must be a " +
+                          (allow_zero ? "non-negative" : "positive") + " integer");
   *out = static_cast<T>(it->get<uint64_t>());
   return Status::OK();
 }
@@ -247,7 +249,7 @@ Result<Config> ParseConfig(std::string_view text, const Getenv& getenv_in) {
                               {"max_body_bytes", "max_webhook_body_bytes", "max_header_bytes",
                                "request_timeout_ms", "idle_timeout_ms", "max_connections",
                                "worker_threads", "io_threads", "feed_max_limit",
-                               "shutdown_grace_ms"});
+                               "shutdown_grace_ms", "view_cache_bytes"});
         !st.ok())
       return st;
     Limits& L = cfg.limits;
@@ -260,7 +262,8 @@ Result<Config> ParseConfig(std::string_view text, const Getenv& getenv_in) {
                       GetUint(*l, "worker_threads", "limits", &L.worker_threads),
                       GetUint(*l, "io_threads", "limits", &L.io_threads),
                       GetUint(*l, "feed_max_limit", "limits", &L.feed_max_limit),
-                      GetUint(*l, "shutdown_grace_ms", "limits", &L.shutdown_grace_ms)})
+                      GetUint(*l, "shutdown_grace_ms", "limits", &L.shutdown_grace_ms),
+                      GetUint(*l, "view_cache_bytes", "limits", &L.view_cache_bytes, true)})
       if (!st.ok()) return st;
   }
   if (auto t = root.find("tls"); t != root.end()) {

@@ -91,6 +91,15 @@ std::string Metrics::Render(Ledger& ledger) {
   counter("convledger_rejected_connections_total",
           "Connections refused because the connection cap was reached.",
           rejected_connections.load());
+  counter("convledger_view_cache_hits_total",
+          "Current histories and customer views served from the view cache.",
+          view_cache_hits.load());
+  counter("convledger_view_cache_misses_total",
+          "Current histories and customer views rendered from the stored state.",
+          view_cache_misses.load());
+  counter("convledger_not_modified_total",
+          "Reads answered 304 Not Modified (If-None-Match matched the current ETag).",
+          not_modified.load());
   gauge("convledger_feed_consumers", "Open Server-Sent Events feed streams.",
         feed_consumers.load());
   gauge("convledger_open_connections", "Open HTTP connections.", open_connections.load());

@@ -31,6 +31,9 @@ class Metrics {
   std::atomic<int64_t> feed_consumers{0};
   std::atomic<int64_t> open_connections{0};
   std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> view_cache_hits{0};      // current views served without rendering
+  std::atomic<uint64_t> view_cache_misses{0};    // rendered (not kept, stale, or bypassed)
+  std::atomic<uint64_t> not_modified{0};         // 304 answers to If-None-Match
 
   // Everything, plus the ledger's sizes and sequence read now.
   std::string Render(Ledger& ledger);

@@ -1096,7 +1096,7 @@ Status LedgerImpl::ScanConversation(std::string_view conversation_id, uint64_t a
                                                     ": key and record disagree or gap");
     ++expect;
     if (as_of && rv.global_seq > as_of) break;
-    RawEvent raw{rv.global_seq, rv.conversation_seq, value, rv.hash};
+    RawEvent raw{rv.global_seq, rv.conversation_seq, value, rv.hash, rv.tenant};
     if (!fn(raw)) break;
     if (options.limit && ++n >= options.limit) break;
   }
@@ -1162,7 +1162,7 @@ Status LedgerImpl::ScanGlobal(uint64_t after, const ReadOptions& options,
       if (rv.global_seq != seqs[i])
         return Status::Corruption("index_mismatch", "global_seq " + std::to_string(seqs[i]) +
                                                         ": index points to another event");
-      RawEvent raw{rv.global_seq, rv.conversation_seq, value, rv.hash};
+      RawEvent raw{rv.global_seq, rv.conversation_seq, value, rv.hash, rv.tenant};
       if (!fn(raw) || (options.limit && ++n >= options.limit)) {
         stop = true;
         break;

@@ -36,7 +36,17 @@ TEST(Config, MinimalFileWithDefaults) {
   EXPECT_TRUE(c->api_keys[0].Has(kRoleDispute));
   EXPECT_FALSE(c->api_keys[0].Has(kRoleLegal));
   EXPECT_EQ(c->limits.max_webhook_body_bytes, 4u << 20);
+  EXPECT_EQ(c->limits.view_cache_bytes, 64u << 20);
   EXPECT_FALSE(c->demo);
+}
+
+TEST(Config, ViewCacheBytesMayBeZero) {
+  for (const auto& [value, expect] : {std::pair{"0", size_t{0}}, {"1048576", size_t{1} << 20}}) {
+    auto c = Parse(std::string(R"({"tenants": [{"id": "a"}], "limits": {"view_cache_bytes": )") +
+                   value + "}}");
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ(c->limits.view_cache_bytes, expect);
+  }
 }
 
 TEST(Config, SecretsFromTheEnvironment) {
@@ -86,6 +96,8 @@ TEST(Config, Refusals) {
        "declared twice"},
       {R"({"tenants": [{"id": "a"}], "limits": {"max_connections": 0}})", "positive"},
       {R"({"tenants": [{"id": "a"}], "limits": {"max_connections": "many"}})", "positive"},
+      {R"({"tenants": [{"id": "a"}], "limits": {"view_cache_bytes": -1}})", "non-negative"},
+      {R"({"tenants": [{"id": "a"}], "limits": {"view_cache_bytes": "64MiB"}})", "non-negative"},
       {R"({"tenants": [{"id": "a", "whatsapp": [{"business_account_id": "1", "phone_number_ids": ["2"], "app_secret": "env:HOME"}]}]})",
        "CONVLEDGER_"},
   };

@@ -139,6 +139,16 @@ TEST_F(EraseTest, ErasesEveryConversationOfTheSubjectAndReports) {
                  R"({"type":"note.added","conversation_id":"c-b","actor":{"kind":"agent","id":"a1"},)"
                  R"("text":"customer's IBAN noted"})").status, 201);
   EXPECT_EQ(Events("c-b")[1]["text"], "customer's IBAN noted");
+  // Both views of c-a read twice: the second read comes from the view cache, with the text.
+  ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(10)));
+  for (const auto& [route, key] : {std::pair{"history", kAcmeDispute}, {"view", kAcmeCustomer}}) {
+    const std::string target = std::string("/v1/conversations/c-a/") + route;
+    ASSERT_EQ(Get(target, key).status, 200);
+    Reply cached = Get(target, key);
+    ASSERT_EQ(cached.status, 200);
+    EXPECT_EQ(cached.headers["x-convledger-cache"], "hit") << route;
+    EXPECT_NE(cached.body.find(kSecretText), std::string::npos) << route;
+  }
   const uint64_t before = ledger_->LastGlobalSeq();
   Reply r = Erase("cust-1", kAcmeAdmin, R"({"reason":"GDPR art. 17 request #123"})");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -175,8 +185,10 @@ TEST_F(EraseTest, ErasesEveryConversationOfTheSubjectAndReports) {
     EXPECT_EQ(history.body.find("second conversation"), std::string::npos);
     EXPECT_EQ(history.body.find("IBAN noted"), std::string::npos);
     EXPECT_NE(history.body.find("[erased]"), std::string::npos) << history.body;
+    EXPECT_NE(history.headers["x-convledger-cache"], "hit");  // the erasure is an event of conv
     Reply view = Get(std::string("/v1/conversations/") + conv + "/view", kAcmeCustomer);
     ASSERT_EQ(view.status, 200) << view.body;
+    EXPECT_NE(view.headers["x-convledger-cache"], "hit");
     EXPECT_EQ(view.body.find(kSecretText), std::string::npos);
     EXPECT_EQ(view.body.find("second conversation"), std::string::npos);
   }

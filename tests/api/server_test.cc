@@ -225,6 +225,111 @@ TEST_F(ApiTest, ViewsHistoryEventsAndAsOf) {
   EXPECT_EQ(Get("/v1/conversations/c1/events?limit=0", kAcmeDispute).Code(), "invalid_limit");
 }
 
+// Current views carry an ETag naming the conversation's last event: If-None-Match answers 304
+// without rendering; the rendered body is kept until the conversation has a newer event, and
+// every check (role, tenant) is made before the cache is looked at.
+TEST_F(ApiTest, CurrentViewsHaveETagsAndAreCachedUntilTheConversationChanges) {
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c1", "m1", "first")).status, 201);
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c1", "m2", "second")).status, 201);
+  ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(10)));
+  auto get = [&](const std::string& route, const std::string& key,
+                 std::map<std::string, std::string> extra = {}) {
+    auto h = Auth(key);
+    for (auto& [k, v] : extra) h[k] = v;
+    return Fetch(port_, http::verb::get, "/v1/conversations/c1/" + route, h);
+  };
+  Reply first = get("view", kAcmeCustomer);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.headers["x-convledger-cache"], "miss");
+  const std::string etag = first.headers["etag"];
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(etag.front(), '"');
+  Reply again = get("view", kAcmeCustomer);
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.headers["x-convledger-cache"], "hit");
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(again.headers["etag"], etag);
+  EXPECT_EQ(again.headers["cache-control"], "no-store");
+
+  // The history of the same conversation is a separate entry, never the customer view's body.
+  Reply history = get("history", kAcmeDispute);
+  ASSERT_EQ(history.status, 200);
+  EXPECT_EQ(history.headers["x-convledger-cache"], "miss");
+  EXPECT_NE(history.headers["etag"], etag);
+  EXPECT_NE(history.body, first.body);
+  EXPECT_EQ(get("history", kAcmeDispute).body, history.body);
+  // Roles and tenants are checked first: a cached view changes nothing about who may read it.
+  EXPECT_EQ(get("history", kAcmeCustomer).status, 403);
+  Reply other = get("view", kGlobexAdmin, {{"If-None-Match", etag}});
+  EXPECT_EQ(other.status, 404);
+  EXPECT_EQ(other.Code(), "conversation_not_found");
+  EXPECT_EQ(other.headers.count("etag"), 0u);
+
+  // Conditional requests: the current ETag (strong, weak, in a list, or *) is 304 with no body.
+  for (const std::string& inm : {etag, "W/" + etag, "\"x\", " + etag, std::string("*")}) {
+    Reply nm = get("view", kAcmeCustomer, {{"If-None-Match", inm}});
+    EXPECT_EQ(nm.status, 304) << inm;
+    EXPECT_TRUE(nm.body.empty());
+    EXPECT_EQ(nm.headers["etag"], etag);
+  }
+  Reply stale = get("view", kAcmeCustomer, {{"If-None-Match", "\"view-1-x\""}});
+  EXPECT_EQ(stale.status, 200);
+  EXPECT_EQ(stale.headers["x-convledger-cache"], "hit");  // the third hit
+  // Cache-Control: no-cache renders afresh: the same bytes.
+  Reply fresh = get("view", kAcmeCustomer, {{"Cache-Control", "no-cache"}});
+  EXPECT_EQ(fresh.headers["x-convledger-cache"], "bypass");
+  EXPECT_EQ(fresh.body, first.body);
+
+  // A new event: a new ETag, the old one no longer matches, the body has the new message.
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c1", "m3", "third")).status, 201);
+  Reply changed = get("view", kAcmeCustomer, {{"If-None-Match", etag}});
+  ASSERT_EQ(changed.status, 200);
+  EXPECT_EQ(changed.headers["x-convledger-cache"], "miss");
+  EXPECT_NE(changed.headers["etag"], etag);
+  EXPECT_NE(changed.body.find("third"), std::string::npos);
+  EXPECT_EQ(changed.Json()["messages"].size(), 3u);
+  // An edit changes what the customer sees: the cached body with "second" is not served again.
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter,
+                 R"({"type":"message.edited","conversation_id":"c1","message_id":"m2",)"
+                 R"("actor":{"kind":"agent","id":"agent-7"},"content":{"text":"second, edited"}})")
+                .status,
+            201);
+  Reply edited = get("view", kAcmeCustomer);
+  EXPECT_EQ(edited.headers["x-convledger-cache"], "miss");
+  EXPECT_NE(edited.body.find("second, edited"), std::string::npos);
+  // As-of reads are folded from the log and not cached; they carry no ETag.
+  Reply then = get("view?as_of=1", kAcmeCustomer);
+  ASSERT_EQ(then.status, 200);
+  EXPECT_EQ(then.headers.count("etag"), 0u);
+  EXPECT_EQ(then.Json()["messages"].size(), 1u);
+
+  Reply metrics = Fetch(port_, http::verb::get, "/metrics");
+  EXPECT_NE(metrics.body.find("convledger_view_cache_hits_total 3"), std::string::npos)
+      << metrics.body.substr(0, 2000);
+  EXPECT_NE(metrics.body.find("convledger_not_modified_total 4"), std::string::npos);
+}
+
+// limits.view_cache_bytes = 0: every read renders, ETags and 304 still work.
+TEST_F(ApiTest, ViewCacheCanBeTurnedOff) {
+  server_->Shutdown();
+  server_.reset();
+  ledger_.reset();
+  Config c = TestConfig();
+  c.limits.view_cache_bytes = 0;
+  StartServer(c);
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c1", "m1", "first")).status, 201);
+  ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(10)));
+  Reply a = Get("/v1/conversations/c1/view", kAcmeCustomer);
+  Reply b = Get("/v1/conversations/c1/view", kAcmeCustomer);
+  ASSERT_EQ(b.status, 200);
+  EXPECT_EQ(b.headers["x-convledger-cache"], "miss");
+  EXPECT_EQ(a.body, b.body);
+  EXPECT_EQ(Fetch(port_, http::verb::get, "/v1/conversations/c1/view",
+                  {{"Authorization", "Bearer " + kAcmeCustomer}, {"If-None-Match", a.headers["etag"]}})
+                .status,
+            304);
+}
+
 TEST_F(ApiTest, FeedPagesInOrder) {
   for (int i = 0; i < 25; ++i)
     ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c" + std::to_string(i % 3),

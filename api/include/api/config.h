@@ -66,6 +66,9 @@ struct Limits {
   uint32_t io_threads = 2;
   uint32_t feed_max_limit = 1000;           // most events per GET /v1/feed
   uint32_t shutdown_grace_ms = 30000;       // in-flight requests get this long on SIGTERM
+  // Rendered current histories and customer views kept between requests (0: none), each served
+  // only while its conversation has no newer event.
+  size_t view_cache_bytes = 64 << 20;
 };
 
 struct Config {

@@ -207,6 +207,7 @@ struct RawEvent {
   uint64_t conversation_seq = 0;
   std::string_view record;  // the stored Record bytes; valid only during the callback
   Digest hash{};
+  std::string_view tenant;  // the event's tenant, from the record; valid only during the callback
 };
 
 struct VerifyReport {
