@@ -443,12 +443,13 @@ void StreamFollower() {
 
 std::atomic<uint64_t> g_reads{0};
 
-// Reads views, history, events and analytics; a conversation's event count never goes down, not
-// even across a kill (every event a reader saw was committed).
+// Reads views, history, events and analytics; a conversation's event count (in its events and
+// in its history, which the server may serve from its view cache) never goes down, not even
+// across a kill (every event a reader saw was committed).
 void ViewReader(int id) {
   std::mt19937_64 rng(static_cast<uint64_t>(id) * 104729 + 3);
   Client c;
-  std::vector<uint64_t> seen(kConversations, 0);
+  std::vector<uint64_t> seen(kConversations, 0), seen_history(kConversations, 0);
   while (!g_stop.load()) {
     const int k = static_cast<int>(rng() % kConversations);
     const std::string conv = "soak-c" + std::to_string(k);
@@ -478,6 +479,13 @@ void ViewReader(int id) {
         g_fail.Add("read_went_back", conv + ": " + std::to_string(n) + " events after " +
                                          std::to_string(seen[k]));
       seen[k] = std::max(seen[k], n);
+    }
+    if (w == 1) {
+      const uint64_t n = j.value("events", uint64_t{0});
+      if (n < seen_history[k])
+        g_fail.Add("history_went_back", conv + ": " + std::to_string(n) + " events after " +
+                                            std::to_string(seen_history[k]));
+      seen_history[k] = std::max(seen_history[k], n);
     }
   }
 }
