@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
+#include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace convledger::api {
 namespace {
@@ -75,6 +79,42 @@ TEST(ViewCacheTest, RefusesBodiesOverAQuarterAndKeepsNothingAtZero) {
   off.Put("view", "c1", 1, BodyOf(1));
   EXPECT_EQ(off.Get("view", "c1", 1), nullptr);
   EXPECT_EQ(off.bytes(), 0u);
+}
+
+// Many request threads share one cache (the server's workers): what Get returns was Put for
+// exactly that view, conversation and stamp, and the bound holds throughout. Also run under
+// ThreadSanitizer (tests/sanitize/run tsan).
+TEST(ViewCacheTest, ConcurrentReadersAndWritersSeeOnlyWhatWasPutAtTheirStamp) {
+  const size_t capacity = 64 << 10;
+  ViewCache cache(capacity);
+  std::atomic<uint64_t> hits{0}, wrong{0}, over{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(static_cast<uint64_t>(t) * 7919 + 1);
+      for (int i = 0; i < 20000; ++i) {
+        const std::string conv = "c" + std::to_string(rng() % 40);
+        const char* view = rng() % 2 ? "view" : "history";
+        const uint64_t stamp = rng() % 4;
+        const std::string expect = std::string(view) + "/" + conv + "@" + std::to_string(stamp);
+        if (rng() % 3 == 0) {
+          auto body = std::make_shared<std::string>(expect);
+          body->append(static_cast<size_t>(rng() % 2000), '.');
+          cache.Put(view, conv, stamp, std::move(body));
+        } else if (ViewCache::Body got = cache.Get(view, conv, stamp)) {
+          ++hits;
+          if (got->compare(0, expect.size(), expect) != 0 ||
+              (got->size() > expect.size() && (*got)[expect.size()] != '.'))
+            ++wrong;
+        }
+        if (cache.bytes() > capacity) ++over;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_GT(hits.load(), 0u);
+  EXPECT_EQ(wrong.load(), 0u);
+  EXPECT_EQ(over.load(), 0u);
 }
 
 }  // namespace
