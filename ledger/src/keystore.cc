@@ -225,6 +225,37 @@ KeyStore::~KeyStore() {
   crypto::Cleanse(fingerprint_.data(), fingerprint_.size());
   for (auto& [sid, k] : subject_keys_) crypto::Cleanse(k.data(), k.size());
   for (auto& [name, k] : data_keys_) crypto::Cleanse(k.data(), k.size());
+  ClearContentsLocked();
+}
+
+namespace {
+void CleanseString(std::string& s) { crypto::Cleanse(s.data(), s.size()); }
+size_t ContentBytes(const std::string& key, const OpenedContent& o) {
+  size_t n = key.size() + 96;
+  if (o.content) {
+    n += o.content->text.size();
+    n += o.content->media.size() * 256;
+  }
+  for (const std::string& p : o.template_parameters) n += p.size() + 32;
+  return n;
+}
+}  // namespace
+
+void KeyStore::ClearContentsLocked() {
+  for (auto& [key, o] : contents_) {
+    if (o.content) CleanseString(o.content->text);
+    for (std::string& p : o.template_parameters) CleanseString(p);
+  }
+  contents_.clear();
+  content_bytes_ = 0;
+}
+
+void KeyStore::CacheContent(std::string key, const OpenedContent& opened, uint64_t generation) {
+  const size_t bytes = ContentBytes(key, opened);
+  std::lock_guard lk(mu_);
+  if (generation != generation_ || bytes > kMaxContentBytes / 64) return;
+  if (content_bytes_ + bytes > kMaxContentBytes) ClearContentsLocked();
+  if (contents_.emplace(std::move(key), opened).second) content_bytes_ += bytes;
 }
 
 codec::SealKey KeyStore::NewSealKey(std::string_view sid, std::string_view mid) const {
@@ -290,6 +321,7 @@ void KeyStore::Cache(std::unordered_map<std::string, crypto::Key>* cache, std::s
 void KeyStore::Forget(std::string_view sid) {
   std::lock_guard lk(mu_);
   ++generation_;
+  ClearContentsLocked();
   if (auto it = subject_keys_.find(std::string(sid)); it != subject_keys_.end()) {
     crypto::Cleanse(it->second.data(), it->second.size());
     subject_keys_.erase(it);
@@ -300,6 +332,7 @@ void KeyStore::ForgetDataKeys() {
   std::lock_guard lk(mu_);
   ++generation_;
   ClearKeys(&data_keys_);
+  ClearContentsLocked();
 }
 
 Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& sealed) {
@@ -310,6 +343,18 @@ Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& seal
   }
   if (sealed.sealing != Sealing::kAes256Gcm)
     return Status::Corruption("unsupported_sealing", "content sealed with an unknown method");
+  std::string content_key;
+  // The whole envelope: a hit is byte-identical ciphertext that authenticated before under the
+  // same key, so it opens to the same plaintext (a changed byte is a miss, then a failure).
+  content_key.reserve(sealed.key_id.size() + 1 + sealed.nonce.size() + sealed.bytes.size());
+  content_key.append(sealed.key_id).push_back('/');
+  content_key.append(sealed.nonce).append(sealed.bytes);
+  uint64_t content_generation = 0;
+  {
+    std::lock_guard lk(mu_);
+    content_generation = generation_;
+    if (auto it = contents_.find(content_key); it != contents_.end()) return it->second;
+  }
   std::string dkey, sid, mid;
   if (!ParseKeyId(sealed.key_id, &dkey, &sid, &mid))
     return Status::Corruption("unknown_key", "malformed content key id");
@@ -374,6 +419,7 @@ Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& seal
   crypto::Cleanse(plain.data(), plain.size());
   if (!st.ok()) return st;
   out.access = ContentAccess::kOpened;
+  CacheContent(std::move(content_key), out, content_generation);
   return out;
 }
 
