@@ -53,6 +53,20 @@ std::mutex& BulkWriteMutex() {
   return mu;
 }
 
+// Writes a batch of projection state under BulkWriteMutex.
+Status WriteState(rocksdb::DB* db, rocksdb::WriteBatch* batch) {
+  std::lock_guard lk(BulkWriteMutex());
+  return FromRocksStatus(db->Write(rocksdb::WriteOptions(), batch), "writing projection state");
+}
+
+// Writes and clears a batch of projection state; nothing to do when it is empty.
+Status WriteAndClear(rocksdb::DB* db, rocksdb::WriteBatch* batch) {
+  if (batch->Count() == 0) return Status::OK();
+  Status st = WriteState(db, batch);
+  batch->Clear();
+  return st;
+}
+
 constexpr uint64_t kFoldChunk = 4096;     // events a catch-up chunk writes in one batch
 constexpr uint64_t kBarrierGap = 2048;    // catch up under the barrier once this close
 
@@ -127,9 +141,7 @@ class ChunkStore final : public StateStore {
     }
     batch.Put(cf_, keys::kCheckpointKey, keys::EncodeCheckpoint(checkpoint, version))
         .PermitUncheckedError();
-    std::unique_lock lk(BulkWriteMutex());
-    Status st = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch), "writing projection state");
-    lk.unlock();
+    Status st = WriteState(db_, &batch);
     if (st.ok()) {
       for (auto& [k, v] : overlay_) Remember(k, std::move(v));
     } else {
@@ -232,14 +244,7 @@ class SstSink {
  private:
   static constexpr size_t kFileBytes = 256 << 20;
   static constexpr size_t kBatchBytes = 32 << 20;
-  Status WriteBatch() {
-    if (batch_.Count() == 0) return Status::OK();
-    std::unique_lock lk(BulkWriteMutex());
-    Status st = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch_), "writing projection state");
-    lk.unlock();
-    batch_.Clear();
-    return st;
-  }
+  Status WriteBatch() { return WriteAndClear(db_, &batch_); }
   Status Open() {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
@@ -450,14 +455,7 @@ class ConversationFolder {
     if (batch_.GetDataSize() >= kBatchBytes) return Write();
     return Status::OK();
   }
-  Status Write() {
-    if (batch_.Count() == 0) return Status::OK();
-    std::unique_lock lk(BulkWriteMutex());
-    Status w = FromRocksStatus(db_->Write(rocksdb::WriteOptions(), &batch_), "writing projection state");
-    lk.unlock();
-    batch_.Clear();
-    return w;
-  }
+  Status Write() { return WriteAndClear(db_, &batch_); }
 
   rocksdb::DB* db_;
   Projection* projection_;
