@@ -186,11 +186,14 @@ RouteInfo App::Classify(const Request& req) const {
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
     r.label = std::string(path);
     r.body_limit = 0;
+    r.short_work = true;
   } else if (path == "/v1/events") {
     r.label = "/v1/events";
+    r.short_work = true;
   } else if (path == "/v1/webhooks/whatsapp" || path == "/v1/webhooks/messenger") {
     r.label = std::string(path);
     r.body_limit = config_.limits.max_webhook_body_bytes;
+    r.short_work = true;
   } else if (path == "/v1/feed/stream") {
     r.label = "/v1/feed/stream";
     r.stream = req.method() == http::verb::get;
@@ -203,6 +206,10 @@ RouteInfo App::Classify(const Request& req) const {
                     : "/v1/conversations/{id}/...";
     if (seg.size() == 5 && seg[3] == "evidence") r.label = "/v1/conversations/{id}/evidence/{sha256}";
     r.body_limit = 0;
+    // The current views (served from stored state or the view cache); not an as-of fold or an
+    // export, which can take much longer.
+    r.short_work = seg.size() == 4 && (seg[3] == "history" || seg[3] == "view") &&
+                   req.target().find("as_of") == std::string_view::npos;
   } else if (seg.size() == 4 && seg[0] == "v1" && seg[1] == "subjects" && seg[3] == "erase") {
     r.label = "/v1/subjects/{id}/erase";
     r.body_limit = kMaxEraseBodyBytes;
@@ -211,6 +218,7 @@ RouteInfo App::Classify(const Request& req) const {
              path == "/v1/proofs/consistency") {
     r.label = std::string(path);
     r.body_limit = 0;
+    r.short_work = path != "/v1/analytics";  // analytics may read a tenant's whole range
   } else {
     r.label = "unmatched";
     r.body_limit = 0;

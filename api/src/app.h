@@ -29,6 +29,10 @@ struct RouteInfo {
   std::string label;        // route template for metrics and logs, e.g. "/v1/feed"
   size_t body_limit = 0;    // most body bytes accepted
   bool stream = false;      // the SSE feed: handled by the server, not by Handle()
+  // Work bounded by one append or one conversation's current state (appends, webhooks, current
+  // views, a feed page, proofs, health): the server may run it on the I/O thread that read it
+  // when nothing else is being handled, instead of handing it to a worker and back.
+  bool short_work = false;
 };
 
 struct RequestContext {

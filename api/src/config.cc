@@ -248,7 +248,7 @@ Result<Config> ParseConfig(std::string_view text, const Getenv& getenv_in) {
     if (Status st = CheckKeys(*l, "limits",
                               {"max_body_bytes", "max_webhook_body_bytes", "max_header_bytes",
                                "request_timeout_ms", "idle_timeout_ms", "max_connections",
-                               "worker_threads", "io_threads", "feed_max_limit",
+                               "worker_threads", "io_threads", "inline_requests", "feed_max_limit",
                                "shutdown_grace_ms", "view_cache_bytes"});
         !st.ok())
       return st;
@@ -261,6 +261,7 @@ Result<Config> ParseConfig(std::string_view text, const Getenv& getenv_in) {
                       GetUint(*l, "max_connections", "limits", &L.max_connections),
                       GetUint(*l, "worker_threads", "limits", &L.worker_threads),
                       GetUint(*l, "io_threads", "limits", &L.io_threads),
+                      GetUint(*l, "inline_requests", "limits", &L.inline_requests, true),
                       GetUint(*l, "feed_max_limit", "limits", &L.feed_max_limit),
                       GetUint(*l, "shutdown_grace_ms", "limits", &L.shutdown_grace_ms),
                       GetUint(*l, "view_cache_bytes", "limits", &L.view_cache_bytes, true)})

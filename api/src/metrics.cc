@@ -100,6 +100,10 @@ std::string Metrics::Render(Ledger& ledger) {
   counter("convledger_not_modified_total",
           "Reads answered 304 Not Modified (If-None-Match matched the current ETag).",
           not_modified.load());
+  counter("convledger_inline_requests_total",
+          "Requests handled on the I/O thread that read them (limits.inline_requests), not on a "
+          "worker.",
+          inline_requests.load());
   gauge("convledger_feed_consumers", "Open Server-Sent Events feed streams.",
         feed_consumers.load());
   gauge("convledger_open_connections", "Open HTTP connections.", open_connections.load());

@@ -34,6 +34,7 @@ class Metrics {
   std::atomic<uint64_t> view_cache_hits{0};      // current views served without rendering
   std::atomic<uint64_t> view_cache_misses{0};    // rendered (not kept, stale, or bypassed)
   std::atomic<uint64_t> not_modified{0};         // 304 answers to If-None-Match
+  std::atomic<uint64_t> inline_requests{0};      // handled on the I/O thread that read them
 
   // Everything, plus the ledger's sizes and sequence read now.
   std::string Render(Ledger& ledger);

@@ -138,6 +138,20 @@ struct Shared {
     std::lock_guard lk(sessions_mu);
     *it = sessions.insert(sessions.end(), s);
   }
+  // A short request runs on the I/O thread that read it only while fewer than
+  // limits.inline_requests requests are being handled in all (on workers or inline), and only
+  // with a second I/O thread to serve the other connections meanwhile: a single client's request
+  // skips two thread hand-offs, and concurrent requests still meet on the workers, where their
+  // appends share one commit.
+  bool TryBeginInline() {
+    if (limits.io_threads < 2) return false;
+    uint32_t n = handling.load();
+    while (n < limits.inline_requests)
+      if (handling.compare_exchange_weak(n, n + 1)) return true;
+    return false;
+  }
+  void EndHandling() { handling.fetch_sub(1); }
+
   void Unregister(std::list<std::weak_ptr<SessionBase>>::iterator it) {
     {
       std::lock_guard lk(sessions_mu);
@@ -151,6 +165,7 @@ struct Shared {
   const Limits limits;
   std::string id_prefix;
   std::atomic<uint64_t> next_request{0};
+  std::atomic<uint32_t> handling{0};  // requests in App::Handle now, on workers or inline
   std::atomic<bool> stopping{false};
   std::mutex sessions_mu;
   std::condition_variable sessions_cv;
@@ -236,6 +251,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const RouteInfo ri = sh_.app.Classify(parser_->get());
     route_ = ri.label;
     stream_route_ = ri.stream;
+    short_work_ = ri.short_work;
     if (auto len = parser_->content_length(); len && *len > ri.body_limit)
       return Refuse(413, "body_too_large",
                     "the body is over " + std::to_string(ri.body_limit) + " bytes");
@@ -294,18 +310,28 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     method_ = std::string(req.method_string());
     state_ = State::kBusy;
     if (stream_route_) return StartStream(std::move(req));
+    if (short_work_ && sh_.TryBeginInline()) {
+      ++sh_.app.metrics().inline_requests;
+      Response res = HandleGuarded(req);
+      sh_.EndHandling();
+      return Write(std::move(res));
+    }
+    sh_.handling.fetch_add(1);
     net::post(sh_.workers, [self = this->shared_from_this(), req = std::move(req)]() mutable {
-      Response res;
-      try {
-        res = self->sh_.app.Handle(req, self->ctx_);
-      } catch (const std::exception& e) {
-        spdlog::error("http handler failed request_id={} error={}", self->ctx_.request_id,
-                      e.what());
-        res = App::Error(req, 500, "internal_error", "the server failed to handle the request");
-      }
+      Response res = self->HandleGuarded(req);
+      self->sh_.EndHandling();
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
     });
+  }
+
+  Response HandleGuarded(const Request& req) {
+    try {
+      return sh_.app.Handle(req, ctx_);
+    } catch (const std::exception& e) {
+      spdlog::error("http handler failed request_id={} error={}", ctx_.request_id, e.what());
+      return App::Error(req, 500, "internal_error", "the server failed to handle the request");
+    }
   }
 
   // Answers an unreadable request and closes the connection.
@@ -473,6 +499,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   RequestContext ctx_;
   std::string route_;         // route template of the request being read (from its header)
   bool stream_route_ = false;  // ... and whether it is the feed stream
+  bool short_work_ = false;    // ... and whether it may run on this I/O thread
   std::string method_;
   Clock::time_point t0_{};
   std::shared_ptr<Response> res_;
@@ -523,8 +550,10 @@ class ServerImpl final : public Server {
     DoAccept();
     for (uint32_t i = 0; i < sh_->limits.io_threads; ++i)
       threads_.emplace_back([this] { sh_->ioc.run(); });
-    spdlog::info("http listening on {}:{} tls={} io_threads={} worker_threads={}", options.host,
-                 port_, sh_->tls.has_value(), sh_->limits.io_threads, sh_->limits.worker_threads);
+    spdlog::info("http listening on {}:{} tls={} io_threads={} worker_threads={} "
+                 "inline_requests={}",
+                 options.host, port_, sh_->tls.has_value(), sh_->limits.io_threads,
+                 sh_->limits.worker_threads, sh_->limits.inline_requests);
     return Status::OK();
   }
 

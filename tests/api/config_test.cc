@@ -37,6 +37,7 @@ TEST(Config, MinimalFileWithDefaults) {
   EXPECT_FALSE(c->api_keys[0].Has(kRoleLegal));
   EXPECT_EQ(c->limits.max_webhook_body_bytes, 4u << 20);
   EXPECT_EQ(c->limits.view_cache_bytes, 64u << 20);
+  EXPECT_EQ(c->limits.inline_requests, 1u);
   EXPECT_FALSE(c->demo);
 }
 
@@ -47,6 +48,12 @@ TEST(Config, ViewCacheBytesMayBeZero) {
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     EXPECT_EQ(c->limits.view_cache_bytes, expect);
   }
+}
+
+TEST(Config, InlineRequestsMayBeZero) {
+  auto c = Parse(R"({"tenants": [{"id": "a"}], "limits": {"inline_requests": 0}})");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->limits.inline_requests, 0u);
 }
 
 TEST(Config, SecretsFromTheEnvironment) {
@@ -97,6 +104,8 @@ TEST(Config, Refusals) {
       {R"({"tenants": [{"id": "a"}], "limits": {"max_connections": 0}})", "positive"},
       {R"({"tenants": [{"id": "a"}], "limits": {"max_connections": "many"}})", "positive"},
       {R"({"tenants": [{"id": "a"}], "limits": {"view_cache_bytes": -1}})", "non-negative"},
+      {R"({"tenants": [{"id": "a"}], "limits": {"inline_requests": -1}})", "non-negative"},
+      {R"({"tenants": [{"id": "a"}], "limits": {"inline_requests": true}})", "non-negative"},
       {R"({"tenants": [{"id": "a"}], "limits": {"view_cache_bytes": "64MiB"}})", "non-negative"},
       {R"({"tenants": [{"id": "a", "whatsapp": [{"business_account_id": "1", "phone_number_ids": ["2"], "app_secret": "env:HOME"}]}]})",
        "CONVLEDGER_"},

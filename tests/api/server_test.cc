@@ -330,6 +330,60 @@ TEST_F(ApiTest, ViewCacheCanBeTurnedOff) {
             304);
 }
 
+// The value of an unlabelled counter in a /metrics body.
+uint64_t MetricValue(const std::string& body, const std::string& name) {
+  const std::string line = "\n" + name + " ";
+  const size_t at = body.find(line);
+  if (at == std::string::npos) {
+    ADD_FAILURE() << name << " not in /metrics";
+    return 0;
+  }
+  return std::stoull(body.substr(at + line.size()));
+}
+
+// limits.inline_requests: a single client's short requests run on the I/O thread that read them
+// (no hand-off to a worker and back); an export and an as-of view always go to a worker.
+TEST_F(ApiTest, ShortRequestsOfASingleClientRunOnTheIoThread) {
+  auto inline_total = [&] {
+    return MetricValue(Fetch(port_, http::verb::get, "/metrics").body,
+                       "convledger_inline_requests_total");
+  };
+  const uint64_t m0 = inline_total();  // counts itself
+  EXPECT_EQ(m0, 1u);
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c1", "m" + std::to_string(i))).status,
+              201);
+  ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(10)));
+  Reply view = Get("/v1/conversations/c1/view", kAcmeCustomer);
+  ASSERT_EQ(view.status, 200);
+  EXPECT_EQ(view.Json()["messages"].size(), 3u);
+  ASSERT_EQ(Get("/v1/conversations/c1/history", kAcmeDispute).status, 200);
+  const uint64_t m1 = inline_total();
+  EXPECT_EQ(m1 - m0, 6u);  // 3 appends, 2 views, this read of /metrics
+  ASSERT_EQ(Get("/v1/conversations/c1/export?format=bundle", kAcmeLegal).status, 200);
+  ASSERT_EQ(Get("/v1/conversations/c1/view?as_of=2", kAcmeCustomer).status, 200);
+  ASSERT_EQ(Get("/v1/analytics", kAcmeAnalytics).status, 200);
+  EXPECT_EQ(inline_total() - m1, 1u);  // only this read of /metrics
+}
+
+// limits.inline_requests = 0: every request goes to a worker, and everything still answers.
+TEST_F(ApiTest, InlineRequestsCanBeTurnedOff) {
+  server_->Shutdown();
+  server_.reset();
+  ledger_.reset();
+  Config c = TestConfig();
+  c.limits.inline_requests = 0;
+  StartServer(c);
+  ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c1", "m1", "first")).status, 201);
+  ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(10)));
+  Reply view = Get("/v1/conversations/c1/view", kAcmeCustomer);
+  ASSERT_EQ(view.status, 200);
+  EXPECT_NE(view.body.find("first"), std::string::npos);
+  EXPECT_EQ(MetricValue(Fetch(port_, http::verb::get, "/metrics").body,
+                        "convledger_inline_requests_total"),
+            0u);
+}
+
 TEST_F(ApiTest, FeedPagesInOrder) {
   for (int i = 0; i < 25; ++i)
     ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c" + std::to_string(i % 3),

@@ -64,6 +64,11 @@ struct Limits {
   uint32_t max_connections = 1024;
   uint32_t worker_threads = 32;             // blocking ledger calls run here, not on I/O threads
   uint32_t io_threads = 2;
+  // A short request (an append, a webhook, a current view, a feed page, a proof) runs on the I/O
+  // thread that read it, with no hand-off to a worker and back, while fewer than this many
+  // requests are being handled in all and there are at least 2 I/O threads (0: never). Under
+  // concurrent load requests go to the workers, where concurrent appends share one commit.
+  uint32_t inline_requests = 1;
   uint32_t feed_max_limit = 1000;           // most events per GET /v1/feed
   uint32_t shutdown_grace_ms = 30000;       // in-flight requests get this long on SIGTERM
   // Rendered current histories and customer views kept between requests (0: none), each served

@@ -2,7 +2,10 @@
 //
 // Threads: `io_threads` run the sockets (reads, writes, timers); every handler that touches the
 // ledger runs on a pool of `worker_threads`, so a blocking append (waiting for its group commit)
-// never stalls other connections, and concurrent appends share one write. The feed stream reads
+// never stalls other connections, and concurrent appends share one write; a short request
+// (RouteInfo::short_work) runs on the I/O thread that read it instead while fewer than
+// `limits.inline_requests` requests are being handled in all, saving a lone client two thread
+// hand-offs per request. The feed stream reads
 // one bounded chunk at a time and only after the previous one was written to the socket: a slow
 // consumer holds at most one chunk of memory and never misses or reorders events, because it
 // reads from the log by sequence rather than from a queue.
