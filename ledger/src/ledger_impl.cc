@@ -689,7 +689,9 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   if (batch.Count() > 0) {
     rocksdb::WriteOptions wo;
     wo.sync = sync;
+    std::unique_lock write_lk(BulkWriteMutex(db_.get()));
     rocksdb::Status s = db_->Write(wo, &batch);
+    write_lk.unlock();
     if (!s.ok()) {
       bg_error_ = IOErrorFromRocks(s, "append failed, ledger needs reopening: " + s.ToString());
       for (Writer* x : group)

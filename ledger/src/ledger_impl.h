@@ -37,6 +37,10 @@ Status FromRocksStatus(const rocksdb::Status& s, const std::string& what);
 // Calls projection.Apply, turning an exception into Status::Corruption (projection_failed).
 Status SafeApply(Projection& projection, const Event& event, StateStore& store);
 
+// Taken around every write of projection state outside commit groups (catch-up, rebuild) and
+// around an append's commit: see projections.cc.
+std::mutex& BulkWriteMutex(const rocksdb::DB* db);
+
 class LedgerImpl final : public Ledger {
  public:
   static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, const Options& options);

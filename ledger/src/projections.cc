@@ -18,6 +18,7 @@
 //  - global order (FoldGlobal), for the others and for what was appended meanwhile: ScanGlobal,
 //    chunks written with their checkpoint, state reads served from a bounded in-memory cache.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -39,7 +40,6 @@
 #include "rocks_status.h"
 
 namespace convledger {
-namespace {
 
 // Projection state is written to RocksDB from several threads while a catch-up runs: the
 // global-order fold (in the writer thread) and each fold of a conversation-order pass, rarely (a
@@ -47,15 +47,20 @@ namespace {
 // ingestions are taken one at a time: it costs nothing measurable (RocksDB puts them in one write
 // group or blocks writes for an ingestion anyway), and it lets ThreadSanitizer see the order of
 // what RocksDB hands between two such calls through its own uninstrumented atomics (a write-group
-// leader merging a follower's batch), which it otherwise reports as a race inside RocksDB.
-std::mutex& BulkWriteMutex() {
-  static std::mutex mu;
-  return mu;
+// leader merging a follower's batch), which it otherwise reports as a race inside RocksDB. An
+// append's commit (LedgerImpl::ProcessGroup) takes it too: it meets the catch-up's writes in
+// the same write groups while a catch-up runs. One mutex per database (striped by its address:
+// two ledgers open in one process rarely share one, and sharing costs only waiting).
+std::mutex& BulkWriteMutex(const rocksdb::DB* db) {
+  static std::array<std::mutex, 16> stripes;
+  return stripes[std::hash<const void*>()(db) % stripes.size()];
 }
+
+namespace {
 
 // Writes a batch of projection state under BulkWriteMutex.
 Status WriteState(rocksdb::DB* db, rocksdb::WriteBatch* batch) {
-  std::lock_guard lk(BulkWriteMutex());
+  std::lock_guard lk(BulkWriteMutex(db));
   return FromRocksStatus(db->Write(rocksdb::WriteOptions(), batch), "writing projection state");
 }
 
@@ -233,7 +238,7 @@ class SstSink {
     if (s.ok()) {
       rocksdb::IngestExternalFileOptions io;
       io.move_files = true;
-      std::lock_guard lk(BulkWriteMutex());
+      std::lock_guard lk(BulkWriteMutex(db_));
       s = db_->IngestExternalFile(cf_, {path_}, io);
     }
     std::error_code ec;
