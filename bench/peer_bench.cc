@@ -33,7 +33,9 @@
 // The servers: convledger runs as http_bench runs it, api::Server::Start in a child process
 // forked before any thread exists, with the default Limits and access log at info level to a
 // file, over a ledger with projections::MakeAll(); one child opened with Durability::kFsync and
-// one with kWal. PostgreSQL's schema and append function are below (kSchema).
+// one with kWal. A third, lean child (kWal) does only what the peer's append does: the customer
+// view alone, content not sealed, no Merkle tree; its two relaxed append figures are info rows
+// (no target) that show how much of the append cost is work the peer does not do. PostgreSQL's schema and append function are below (kSchema).
 //
 // Environment (all optional): CONVLEDGER_PEER_EVENTS (1000000: the rebuild data set),
 // CONVLEDGER_PEER_APPENDS (20000: events per side per round with 16 writers; a quarter of it with
@@ -452,8 +454,11 @@ api::Config ServerConfig() {
   return c;
 }
 
-[[noreturn]] void RunServerChild(const std::string& dir, Durability durability, int port_fd,
-                                 int control_fd) {
+// A lean server does only what the peer's append does: the customer view is its only view, and
+// content is stored unsealed with no Merkle tree (the peer has neither). Used for info figures
+// that show how much of the append cost is the work the peer does not do.
+[[noreturn]] void RunServerChild(const std::string& dir, Durability durability, bool lean,
+                                 int port_fd, int control_fd) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   mallopt(M_ARENA_MAX, 2);  // as `convledger serve` does
   std::filesystem::create_directories(dir);
@@ -462,7 +467,13 @@ api::Config ServerConfig() {
   spdlog::set_level(spdlog::level::info);
   Options o;
   o.durability = durability;
-  o.projections = projections::MakeAll();
+  if (lean) {
+    o.projections.push_back(projections::MakeCustomerView());
+    o.encrypt_content = false;
+    o.merkle_tree = false;
+  } else {
+    o.projections = projections::MakeAll();
+  }
   auto opened = Ledger::Open(dir + "/ledger", o);
   if (!opened.ok()) Fail("server: Ledger::Open: " + opened.status().ToString());
   std::unique_ptr<Ledger> ledger = std::move(opened).value();
@@ -493,7 +504,7 @@ api::Config ServerConfig() {
 // Control pipes of the children started so far: a later child must not hold them open.
 std::vector<int> g_control_fds;
 
-Child StartServerChild(const std::string& dir, Durability durability) {
+Child StartServerChild(const std::string& dir, Durability durability, bool lean = false) {
   int port_pipe[2], control_pipe[2];
   if (pipe(port_pipe) != 0 || pipe(control_pipe) != 0) Fail("pipe");
   std::fflush(stdout);
@@ -504,7 +515,7 @@ Child StartServerChild(const std::string& dir, Durability durability) {
     close(port_pipe[0]);
     close(control_pipe[1]);
     for (int fd : g_control_fds) close(fd);
-    RunServerChild(dir, durability, port_pipe[1], control_pipe[0]);
+    RunServerChild(dir, durability, lean, port_pipe[1], control_pipe[0]);
   }
   close(port_pipe[1]);
   close(control_pipe[0]);
@@ -967,6 +978,7 @@ int main(int argc, char** argv) {
   g_parent = getpid();
   Child durable = StartServerChild(run.path() + "/fsync", Durability::kFsync);
   Child relaxed = StartServerChild(run.path() + "/wal", Durability::kWal);
+  Child lean = StartServerChild(run.path() + "/wal-lean", Durability::kWal, /*lean=*/true);
   Log("peer_bench: convledger fsync server pid %d on 127.0.0.1:%u, wal server pid %d on "
       "127.0.0.1:%u, data under %s",
       durable.pid, durable.port, relaxed.pid, relaxed.port, run.path().c_str());
@@ -984,12 +996,16 @@ int main(int argc, char** argv) {
     const char* name;
     bool durable;
     int writers;
+    bool lean = false;  // info: the lean server (only the peer's work), no target
   };
   const AppendCase cases[] = {
       {"append, durable (fsync / synchronous_commit=on), 1 writer", true, 1},
       {"append, durable (fsync / synchronous_commit=on), 16 writers", true, 16},
       {"append, relaxed (wal / synchronous_commit=off), 1 writer", false, 1},
       {"append, relaxed (wal / synchronous_commit=off), 16 writers", false, 16},
+      {"append, relaxed, 1 writer, convledger doing only the peer's work (customer view only, "
+       "content not sealed, no Merkle tree)", false, 1, true},
+      {"append, relaxed, 16 writers, convledger doing only the peer's work", false, 16, true},
   };
   uint64_t body_bytes = 0, body_count = 0, body_min = UINT64_MAX, body_max = 0;
   std::vector<Figure> append_p50;
@@ -1009,7 +1025,7 @@ int main(int argc, char** argv) {
     Figure f;
     f.name = c.name;
     f.unit = "ev/s";
-    f.target = 3;
+    f.target = c.lean ? NAN : 3;
     figures.push_back(f);
     Figure lat;
     lat.name = std::string(c.name) + ": latency p50";
@@ -1040,7 +1056,7 @@ int main(int argc, char** argv) {
         std::vector<std::string> requests;
         requests.reserve(total);
         for (const auto& b : bodies) requests.push_back(AppendRequest(b));
-        const Child& server = c.durable ? durable : relaxed;
+        const Child& server = c.lean ? lean : c.durable ? durable : relaxed;
         HttpLoad load(server.port, c.writers, total, 201,
                       [&](uint64_t i, std::string* out) { out->assign(requests[i]); });
         const uint64_t syncs0 = ServerSyncs(server);
@@ -1183,6 +1199,7 @@ int main(int argc, char** argv) {
   const uint64_t served_bytes[2] = {DirBytes(durable.dir, true), DirBytes(relaxed.dir, true)};
   StopServerChild(durable);
   StopServerChild(relaxed);
+  StopServerChild(lean);
   uint64_t pg_append_events = 0;
   {
     PgConn conn(kAppendDb);
@@ -1301,16 +1318,19 @@ int main(int argc, char** argv) {
       << " events. Measured part of the run: " << Fixed(run_s / 60, 1) << " minutes.\n";
   out << "\nconvledger's fsync + fdatasync calls per event appended (server process, per round): ";
   for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    if (cases[ci].lean) continue;
     out << (ci ? "; " : "") << cases[ci].writers << (cases[ci].writers == 1 ? " writer " : " writers ")
         << (cases[ci].durable ? "fsync " : "wal ") << Join(syncs_per_event[ci], 2);
   }
   out << ". PostgreSQL's WAL syncs per event (pg_stat_wal.wal_sync, whole cluster, per round): ";
   for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    if (cases[ci].lean) continue;
     out << (ci ? "; " : "") << cases[ci].writers << (cases[ci].writers == 1 ? " writer " : " writers ")
         << (cases[ci].durable ? "on " : "off ") << Join(pg_syncs_per_event[ci], 2);
   }
   out << "; WAL bytes per event: ";
   for (size_t ci = 0; ci < std::size(cases); ++ci) {
+    if (cases[ci].lean) continue;
     out << (ci ? "; " : "") << cases[ci].writers << (cases[ci].writers == 1 ? " writer " : " writers ")
         << (cases[ci].durable ? "on " : "off ") << Join(pg_wal_per_event[ci], 0);
   }
