@@ -980,8 +980,9 @@ int main(int argc, char** argv) {
   Child relaxed = StartServerChild(run.path() + "/wal", Durability::kWal);
   Child lean = StartServerChild(run.path() + "/wal-lean", Durability::kWal, /*lean=*/true);
   Log("peer_bench: convledger fsync server pid %d on 127.0.0.1:%u, wal server pid %d on "
-      "127.0.0.1:%u, data under %s",
-      durable.pid, durable.port, relaxed.pid, relaxed.port, run.path().c_str());
+      "127.0.0.1:%u, lean wal server pid %d on 127.0.0.1:%u, data under %s",
+      durable.pid, durable.port, relaxed.pid, relaxed.port, lean.pid, lean.port,
+      run.path().c_str());
   CreateDatabases();
   {
     PgConn conn(kAppendDb);
