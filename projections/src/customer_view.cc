@@ -519,30 +519,45 @@ class FragmentOpener {
   // alone and the caller takes the general path. Outside JSON strings quotes are never
   // escaped, so the patterns below are keys of the fragment itself; the content's "sealed"
   // sorts before "template", the template's own comes inside it.
-  Status Splice(std::string_view v, std::string* out, bool* done) {
+  //
+  // `first_sealed` is where the caller found the first `"sealed":` in v. The keys are in sorted
+  // order ("message_id" < "sealed" < "template", the template's own "sealed" inside it) and a
+  // base64 string holds no quote or comma, so each is looked for only where it can be: three
+  // times fewer memchr calls than searching the whole fragment for each (the searches were a
+  // fifth of an uncached render's CPU).
+  Status Splice(std::string_view v, size_t first_sealed, std::string* out, bool* done) {
     *done = false;
     recent_.clear();
     constexpr size_t npos = std::string_view::npos;
     static constexpr std::string_view kSealed = R"("sealed":")";
-    if (v.empty() || v.back() != '}') return Status::OK();
-    const size_t m = v.find(R"(,"message_id":)");
-    const size_t t = v.find(R"(,"template":{)");
+    static constexpr std::string_view kTemplate = R"(,"template":{)";
+    if (v.empty() || v.back() != '}' || first_sealed >= v.size()) return Status::OK();
+    const std::string_view head = v.substr(0, first_sealed);
+    const size_t m = head.find(R"(,"message_id":)");
     if (m == npos) return Status::OK();
+    size_t t = head.find(kTemplate);  // npos: not before the first "sealed" (looked for below)
+    bool t_known = t != npos;
     struct Item {  // [begin, end): `,"sealed":"<b64>"`; b64 inside
       size_t begin = npos, end = npos;
       std::string_view b64;
       const OpenedContent* opened = nullptr;
     } content, params;
-    for (size_t at = v.find(R"("sealed":)"); at != npos; at = v.find(R"("sealed":)", at + 1)) {
+    for (size_t at = first_sealed; at != npos;) {
       if (at == 0 || v[at - 1] != ',' || v.compare(at, kSealed.size(), kSealed) != 0)
         return Status::OK();  // {"sealed":true} or something unexpected: the general path
       const size_t e = v.find('"', at + kSealed.size());
       if (e == npos) return Status::OK();
+      if (!t_known) {
+        t = v.find(kTemplate, e + 1);
+        t_known = true;
+      }
+      const size_t next = v.find(R"("sealed":)", e + 1);
       Item& item = (t == npos || at < t) ? content : params;
       if (item.begin != npos) return Status::OK();
       item.begin = at - 1;
       item.end = e + 1;
       item.b64 = v.substr(at + kSealed.size(), e - at - kSealed.size());
+      at = next;
     }
     if (content.begin == npos && params.begin == npos) return Status::OK();
     if (content.begin != npos && content.begin < m) return Status::OK();
@@ -667,13 +682,14 @@ Result<std::string> RenderCustomerView(StateReader& state, std::string_view conv
         const bool erased = k.size() >= 8 && keys::GetBe64(k.substr(k.size() - 8)) < erased_before;
         // Outside a JSON string a quote is never escaped: a key "sealed" is found as is, and
         // text can never look like one.
-        if (!erased && v.find(R"("sealed":)") == std::string_view::npos) {
+        const size_t sealed = erased ? std::string_view::npos : v.find(R"("sealed":)");
+        if (!erased && sealed == std::string_view::npos) {
           out.append(v);
           return true;
         }
         if (!erased) {
           bool done = false;
-          if (Status s = fragments.Splice(v, &out, &done); !s.ok()) {
+          if (Status s = fragments.Splice(v, sealed, &out, &done); !s.ok()) {
             open_error = s;
             return false;
           }

@@ -250,6 +250,53 @@ TEST_F(SealedTest, StateHoldsCiphertextOnlyAndRenderOpensIt) {
   EXPECT_EQ(v0.dump().find("\"sealed\""), std::string::npos);
 }
 
+// Opening in place (RenderCustomerView's splice of each fragment, or its general path) gives
+// exactly what the same log with plaintext content renders, byte for byte: plain and template
+// sends (parameters and content from one envelope), media, text with quotes and commas that
+// look like keys, edits, replies, reactions, deletions, corrections and statuses.
+TEST_F(SealedTest, SealedAndPlainLogsRenderTheSameCustomerView) {
+  std::vector<Event> plain;
+  Event media = test::Sent("c1", "m3", "SECRET caption text");
+  media.content->media.push_back(
+      Media{"image/jpeg", 1234, "ab12", "SECRET caption", "ref", "SECRET.jpg"});
+  Event reply = test::Sent("c1", "m5", R"(SECRET ,"sealed":"x","template":{ and "message_id":)",
+                           ActorKind::kCustomer);
+  reply.reply_to = "m1";
+  Event only_params = TemplateSend("c1", "m7", {"SECRET only", "SECRET params"});
+  only_params.content.reset();
+  plain = {test::Sent("c1", "m1", "SECRET hello", ActorKind::kCustomer),
+           TemplateSend("c1", "m2", {"SECRET order 991", "SECRET Friday"}),
+           media,
+           test::Edited("c1", "m1", "SECRET hello again", ActorKind::kCustomer),
+           test::StatusOf("c1", "m2", Delivery::kRead),
+           test::Sent("c1", "m4", "SECRET price 2 EUR"),
+           test::Corrected("c1", "m4", "m6"),
+           test::Deleted("c1", "m4"),
+           test::Sent("c1", "m6", "SECRET price 20 EUR"),
+           reply,
+           test::ReactionTo("c1", "m5"),
+           only_params,
+           TemplateSend("c1", "m8", {})};
+  Log plain_log, sealed_log;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    plain_log.Add(plain[i], static_cast<int64_t>(i) * kMin);
+    Event e = plain[i];
+    if (e.content || (e.template_ && !e.template_->parameters.empty())) keys_.Seal(&e);
+    sealed_log.Add(e, static_cast<int64_t>(i) * kMin);
+  }
+  States p, s;
+  FoldAll(plain_log.events(), &p);
+  FoldAll(sealed_log.events(), &s);
+  ExpectNoPlaintext(s.view, "customer_view");
+  Result<std::string> want = RenderCustomerView(p.view, "c1", nullptr);
+  Result<std::string> got = RenderCustomerView(s.view, "c1", &keys_);
+  ASSERT_TRUE(want.ok()) << want.status().ToString();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, *want);
+  EXPECT_NE(want->find("SECRET Friday"), std::string::npos);
+  EXPECT_NE(want->find("SECRET params"), std::string::npos);
+}
+
 TEST_F(SealedTest, AnEventOpenedBeforeTheFoldStillStoresOnlyCiphertext) {
   // OpenEvent keeps `sealed` beside the plaintext it fills in: the folds must use the envelope.
   Event send = Sealed(keys_, TemplateSend("c1", "m1", {"SECRET p1"}));
