@@ -242,20 +242,22 @@ size_t ContentBytes(const std::string& key, const OpenedContent& o) {
 }  // namespace
 
 void KeyStore::ClearContentsLocked() {
-  for (auto& [key, o] : contents_) {
-    if (o.content) CleanseString(o.content->text);
-    for (std::string& p : o.template_parameters) CleanseString(p);
+  for (auto& [key, e] : contents_) {
+    if (e.opened.content) CleanseString(e.opened.content->text);
+    for (std::string& p : e.opened.template_parameters) CleanseString(p);
   }
   contents_.clear();
   content_bytes_ = 0;
 }
 
-void KeyStore::CacheContent(std::string key, const OpenedContent& opened, uint64_t generation) {
-  const size_t bytes = ContentBytes(key, opened);
+void KeyStore::CacheContent(std::string key, std::string_view ciphertext,
+                            const OpenedContent& opened, uint64_t generation) {
+  const size_t bytes = ContentBytes(key, opened) + ciphertext.size();
   std::lock_guard lk(mu_);
   if (generation != generation_ || bytes > kMaxContentBytes / 64) return;
   if (content_bytes_ + bytes > kMaxContentBytes) ClearContentsLocked();
-  if (contents_.emplace(std::move(key), opened).second) content_bytes_ += bytes;
+  if (contents_.try_emplace(std::move(key), OpenedEntry{std::string(ciphertext), opened}).second)
+    content_bytes_ += bytes;
 }
 
 codec::SealKey KeyStore::NewSealKey(std::string_view sid, std::string_view mid) const {
@@ -344,16 +346,18 @@ Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& seal
   if (sealed.sealing != Sealing::kAes256Gcm)
     return Status::Corruption("unsupported_sealing", "content sealed with an unknown method");
   std::string content_key;
-  // The whole envelope: a hit is byte-identical ciphertext that authenticated before under the
-  // same key, so it opens to the same plaintext (a changed byte is a miss, then a failure).
-  content_key.reserve(sealed.key_id.size() + 1 + sealed.nonce.size() + sealed.bytes.size());
+  // A hit is byte-identical ciphertext that authenticated before under the same key and nonce,
+  // so it opens to the same plaintext (a changed byte is a miss, then a failure).
+  content_key.reserve(sealed.key_id.size() + 1 + sealed.nonce.size());
   content_key.append(sealed.key_id).push_back('/');
-  content_key.append(sealed.nonce).append(sealed.bytes);
+  content_key.append(sealed.nonce);
   uint64_t content_generation = 0;
   {
     std::lock_guard lk(mu_);
     content_generation = generation_;
-    if (auto it = contents_.find(content_key); it != contents_.end()) return it->second;
+    if (auto it = contents_.find(content_key);
+        it != contents_.end() && it->second.ciphertext == sealed.bytes)
+      return it->second.opened;
   }
   std::string dkey, sid, mid;
   if (!ParseKeyId(sealed.key_id, &dkey, &sid, &mid))
@@ -419,7 +423,7 @@ Result<OpenedContent> KeyStore::Open(std::string_view, const SealedContent& seal
   crypto::Cleanse(plain.data(), plain.size());
   if (!st.ok()) return st;
   out.access = ContentAccess::kOpened;
-  CacheContent(std::move(content_key), out, content_generation);
+  CacheContent(std::move(content_key), sealed.bytes, out, content_generation);
   return out;
 }
 

@@ -126,14 +126,21 @@ class KeyStore final : public ContentOpener {
   uint64_t generation_ = 0;                                    // GUARDED_BY(mu_)
   std::unordered_map<std::string, crypto::Key> subject_keys_;  // GUARDED_BY(mu_)
   std::unordered_map<std::string, crypto::Key> data_keys_;     // GUARDED_BY(mu_)
-  // Opened content, by its whole envelope (key id, nonce, ciphertext): a render opens every message of a conversation again,
-  // and this skips the AES-GCM key setup and decryption of what was opened before. It holds no
-  // more than the cached keys already give (they open the same ciphertext), goes with them on
+  // Opened content, by its whole envelope: a render opens every message of a conversation again,
+  // and this skips the AES-GCM key setup and decryption of what was opened before. Looked up by
+  // key id and nonce (random for every sealing), and a hit only when the ciphertext kept with it
+  // is byte-identical, so hashing and copying a lookup key never covers the ciphertext. It holds
+  // no more than the cached keys already give (they open the same ciphertext), goes with them on
   // every forget, under the same generation rule, and is bounded by bytes (cleared when full).
-  void CacheContent(std::string key, const OpenedContent& opened, uint64_t generation);
+  struct OpenedEntry {
+    std::string ciphertext;  // sealed.bytes it was opened from
+    OpenedContent opened;
+  };
+  void CacheContent(std::string key, std::string_view ciphertext, const OpenedContent& opened,
+                    uint64_t generation);
   void ClearContentsLocked();
   static constexpr size_t kMaxContentBytes = 32 << 20;
-  std::unordered_map<std::string, OpenedContent> contents_;    // GUARDED_BY(mu_)
+  std::unordered_map<std::string, OpenedEntry> contents_;      // GUARDED_BY(mu_)
   size_t content_bytes_ = 0;                                   // GUARDED_BY(mu_)
 };
 

@@ -116,6 +116,43 @@ TEST_F(ErasureTest, ContentIsSealedAtRestAndOpenedOnRead) {
   EXPECT_FALSE(WrappedKeys(dir_.path(), 'd').empty());
 }
 
+// Content opened once is kept (keystore.h), looked up by key id and nonce: an envelope whose
+// ciphertext or tag differs by one byte from what was opened must still fail to authenticate,
+// however often the genuine one was opened before, and the genuine one still opens.
+TEST_F(ErasureTest, AnAlteredEnvelopeFailsEvenAfterTheGenuineOneWasOpened) {
+  Event e = test::Sent("c1", "m1", kSecret, ActorKind::kCustomer);
+  e.subject = "+4915112345678";
+  ASSERT_OK(ledger_->Append({e}));
+  ReadOptions sealed;
+  sealed.open_content = false;
+  auto raw = ledger_->ReadConversation("c1", 0, sealed);
+  ASSERT_OK(raw);
+  ASSERT_TRUE((*raw)[0].sealed);
+  const SealedContent genuine = *(*raw)[0].sealed;
+  for (int i = 0; i < 2; ++i) {
+    auto opened = ledger_->Opener().Open("c1", genuine);
+    ASSERT_OK(opened);
+    ASSERT_TRUE(opened->content);
+    EXPECT_EQ(opened->content->text, kSecret);
+  }
+  for (size_t at : {size_t{0}, genuine.bytes.size() / 2, genuine.bytes.size() - 1}) {
+    SealedContent altered = genuine;
+    altered.bytes[at] = static_cast<char>(altered.bytes[at] ^ 0x01);
+    auto opened = ledger_->Opener().Open("c1", altered);
+    ASSERT_FALSE(opened.ok()) << "byte " << at;
+    EXPECT_EQ(opened.status().reason(), "content_auth_failed");
+  }
+  SealedContent truncated = genuine;
+  truncated.bytes.pop_back();
+  EXPECT_FALSE(ledger_->Opener().Open("c1", truncated).ok());
+  SealedContent other_nonce = genuine;
+  other_nonce.nonce[0] = static_cast<char>(other_nonce.nonce[0] ^ 0x01);
+  EXPECT_FALSE(ledger_->Opener().Open("c1", other_nonce).ok());
+  auto again = ledger_->Opener().Open("c1", genuine);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->content->text, kSecret);
+}
+
 TEST_F(ErasureTest, NoViewStoresPlaintext) {
   // The three views fold every event in the same batch; their column families must hold the
   // sealed envelope only. Read back through the views, the text is there.
