@@ -161,6 +161,13 @@ class ServerFixture : public ::testing::Test {
     server_ = std::move(*s);
     port_ = server_->port();
   }
+  // Stops the server and the ledger (the data stays) and starts both again with `config`.
+  void RestartWith(Config config) {
+    server_->Shutdown();
+    server_.reset();
+    ledger_.reset();
+    StartServer(std::move(config));
+  }
   void SetUp() override { StartServer(); }
   void TearDown() override {
     if (server_) server_->Shutdown();

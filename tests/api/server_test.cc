@@ -311,12 +311,9 @@ TEST_F(ApiTest, CurrentViewsHaveETagsAndAreCachedUntilTheConversationChanges) {
 
 // limits.view_cache_bytes = 0: every read renders, ETags and 304 still work.
 TEST_F(ApiTest, ViewCacheCanBeTurnedOff) {
-  server_->Shutdown();
-  server_.reset();
-  ledger_.reset();
   Config c = TestConfig();
   c.limits.view_cache_bytes = 0;
-  StartServer(c);
+  RestartWith(c);
   ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c1", "m1", "first")).status, 201);
   ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(10)));
   Reply a = Get("/v1/conversations/c1/view", kAcmeCustomer);
@@ -368,12 +365,9 @@ TEST_F(ApiTest, ShortRequestsOfASingleClientRunOnTheIoThread) {
 
 // limits.inline_requests = 0: every request goes to a worker, and everything still answers.
 TEST_F(ApiTest, InlineRequestsCanBeTurnedOff) {
-  server_->Shutdown();
-  server_.reset();
-  ledger_.reset();
   Config c = TestConfig();
   c.limits.inline_requests = 0;
-  StartServer(c);
+  RestartWith(c);
   ASSERT_EQ(Post("/v1/events", kAcmeWriter, SentJson("c1", "m1", "first")).status, 201);
   ASSERT_TRUE(ledger_->WaitForProjections(std::chrono::seconds(10)));
   Reply view = Get("/v1/conversations/c1/view", kAcmeCustomer);
