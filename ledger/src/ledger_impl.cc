@@ -689,7 +689,7 @@ void LedgerImpl::ProcessGroup(const std::vector<Writer*>& group, bool sync) {
   if (batch.Count() > 0) {
     rocksdb::WriteOptions wo;
     wo.sync = sync;
-    std::unique_lock write_lk(BulkWriteMutex(db_.get()));
+    std::unique_lock write_lk(state_write_mu_);
     rocksdb::Status s = db_->Write(wo, &batch);
     write_lk.unlock();
     if (!s.ok()) {

@@ -37,10 +37,6 @@ Status FromRocksStatus(const rocksdb::Status& s, const std::string& what);
 // Calls projection.Apply, turning an exception into Status::Corruption (projection_failed).
 Status SafeApply(Projection& projection, const Event& event, StateStore& store);
 
-// Taken around every write of projection state outside commit groups (catch-up, rebuild) and
-// around an append's commit: see projections.cc.
-std::mutex& BulkWriteMutex(const rocksdb::DB* db);
-
 class LedgerImpl final : public Ledger {
  public:
   static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, const Options& options);
@@ -286,6 +282,9 @@ class LedgerImpl final : public Ledger {
   // The right edge of the committed tree. Written by the leader after its batch is committed,
   // before last_committed_ moves, so a reader never sees a size the tree lacks.
   mutable std::mutex merkle_mu_;
+  // Taken around every write of projection state outside commit groups (catch-up, rebuild) and
+  // around an append's commit, so ThreadSanitizer sees their order: see projections.cc.
+  std::mutex state_write_mu_;
   merkle::Frontier frontier_;  // GUARDED_BY(merkle_mu_)
 
   std::mutex key_mu_;

@@ -18,7 +18,6 @@
 //  - global order (FoldGlobal), for the others and for what was appended meanwhile: ScanGlobal,
 //    chunks written with their checkpoint, state reads served from a bounded in-memory cache.
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -49,25 +48,20 @@ namespace convledger {
 // what RocksDB hands between two such calls through its own uninstrumented atomics (a write-group
 // leader merging a follower's batch), which it otherwise reports as a race inside RocksDB. An
 // append's commit (LedgerImpl::ProcessGroup) takes it too: it meets the catch-up's writes in
-// the same write groups while a catch-up runs. One mutex per database (striped by its address:
-// two ledgers open in one process rarely share one, and sharing costs only waiting).
-std::mutex& BulkWriteMutex(const rocksdb::DB* db) {
-  static std::array<std::mutex, 16> stripes;
-  return stripes[std::hash<const void*>()(db) % stripes.size()];
-}
-
+// the same write groups while a catch-up runs. The mutex is the ledger's own
+// (LedgerImpl::state_write_mu_), handed to the writers below as `write_mu`.
 namespace {
 
-// Writes a batch of projection state under BulkWriteMutex.
-Status WriteState(rocksdb::DB* db, rocksdb::WriteBatch* batch) {
-  std::lock_guard lk(BulkWriteMutex(db));
+// Writes a batch of projection state under the ledger's state-write mutex.
+Status WriteState(rocksdb::DB* db, std::mutex* write_mu, rocksdb::WriteBatch* batch) {
+  std::lock_guard lk(*write_mu);
   return FromRocksStatus(db->Write(rocksdb::WriteOptions(), batch), "writing projection state");
 }
 
 // Writes and clears a batch of projection state; nothing to do when it is empty.
-Status WriteAndClear(rocksdb::DB* db, rocksdb::WriteBatch* batch) {
+Status WriteAndClear(rocksdb::DB* db, std::mutex* write_mu, rocksdb::WriteBatch* batch) {
   if (batch->Count() == 0) return Status::OK();
-  Status st = WriteState(db, batch);
+  Status st = WriteState(db, write_mu, batch);
   batch->Clear();
   return st;
 }
@@ -106,7 +100,8 @@ void PutBe32(std::string* s, uint32_t v) {
 // hot keys (analytics' per-tenant and per-day counters) are not read back from RocksDB per event.
 class ChunkStore final : public StateStore {
  public:
-  ChunkStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  ChunkStore(rocksdb::DB* db, std::mutex* write_mu, rocksdb::ColumnFamilyHandle* cf)
+      : db_(db), write_mu_(write_mu), cf_(cf) {}
   Status Get(std::string_view key, std::string* value) override {
     if (auto it = overlay_.find(key); it != overlay_.end()) {
       if (!it->second) return Status::NotFound("not_found", "no such key");
@@ -146,7 +141,7 @@ class ChunkStore final : public StateStore {
     }
     batch.Put(cf_, keys::kCheckpointKey, keys::EncodeCheckpoint(checkpoint, version))
         .PermitUncheckedError();
-    Status st = WriteState(db_, &batch);
+    Status st = WriteState(db_, write_mu_, &batch);
     if (st.ok()) {
       for (auto& [k, v] : overlay_) Remember(k, std::move(v));
     } else {
@@ -176,6 +171,7 @@ class ChunkStore final : public StateStore {
     return true;
   }
   rocksdb::DB* db_;
+  std::mutex* write_mu_;
   rocksdb::ColumnFamilyHandle* cf_;
   Staged overlay_;
   Staged cache_;
@@ -194,8 +190,8 @@ class ChunkStore final : public StateStore {
 // semantics from BulkDir() inside the ledger's directory, which a read-write open empties.
 class SstSink {
  public:
-  SstSink(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string dir)
-      : db_(db), cf_(cf), dir_(std::move(dir)) {}
+  SstSink(rocksdb::DB* db, std::mutex* write_mu, rocksdb::ColumnFamilyHandle* cf, std::string dir)
+      : db_(db), write_mu_(write_mu), cf_(cf), dir_(std::move(dir)) {}
   SstSink(const SstSink&) = delete;
   SstSink& operator=(const SstSink&) = delete;
   ~SstSink() {
@@ -238,7 +234,7 @@ class SstSink {
     if (s.ok()) {
       rocksdb::IngestExternalFileOptions io;
       io.move_files = true;
-      std::lock_guard lk(BulkWriteMutex(db_));
+      std::lock_guard lk(*write_mu_);
       s = db_->IngestExternalFile(cf_, {path_}, io);
     }
     std::error_code ec;
@@ -249,7 +245,7 @@ class SstSink {
  private:
   static constexpr size_t kFileBytes = 256 << 20;
   static constexpr size_t kBatchBytes = 32 << 20;
-  Status WriteBatch() { return WriteAndClear(db_, &batch_); }
+  Status WriteBatch() { return WriteAndClear(db_, write_mu_, &batch_); }
   Status Open() {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
@@ -267,6 +263,7 @@ class SstSink {
     return FromRocksStatus(s, "creating " + path_);
   }
   rocksdb::DB* db_;
+  std::mutex* write_mu_;
   rocksdb::ColumnFamilyHandle* cf_;
   std::string dir_;
   std::string path_;
@@ -412,10 +409,11 @@ class ConvStore final : public StateStore {
 // conversation, the shared totals, the checkpoint). Fed the decoded events in key order.
 class ConversationFolder {
  public:
-  ConversationFolder(rocksdb::DB* db, Projection* projection, rocksdb::ColumnFamilyHandle* cf,
-                     std::string bulk_dir, size_t spill_bytes)
-      : db_(db), projection_(projection), cf_(cf), store_(db, cf, *projection),
-        sink_(db, cf, std::move(bulk_dir)), spill_bytes_(spill_bytes) {}
+  ConversationFolder(rocksdb::DB* db, std::mutex* write_mu, Projection* projection,
+                     rocksdb::ColumnFamilyHandle* cf, std::string bulk_dir, size_t spill_bytes)
+      : db_(db), write_mu_(write_mu), projection_(projection), cf_(cf),
+        store_(db, cf, *projection), sink_(db, write_mu, cf, std::move(bulk_dir)),
+        spill_bytes_(spill_bytes) {}
 
   Status Fold(const Event& ev) {
     if (ev.conversation_id != current_) {
@@ -460,9 +458,10 @@ class ConversationFolder {
     if (batch_.GetDataSize() >= kBatchBytes) return Write();
     return Status::OK();
   }
-  Status Write() { return WriteAndClear(db_, &batch_); }
+  Status Write() { return WriteAndClear(db_, write_mu_, &batch_); }
 
   rocksdb::DB* db_;
+  std::mutex* write_mu_;
   Projection* projection_;
   rocksdb::ColumnFamilyHandle* cf_;
   ConvStore store_;
@@ -675,7 +674,7 @@ Status LedgerImpl::FoldGlobal(std::vector<FoldTarget>& targets, uint64_t to, uin
   std::vector<std::unique_ptr<ChunkStore>> stores;
   std::vector<uint64_t> last;
   for (const FoldTarget& t : targets) {
-    stores.push_back(std::make_unique<ChunkStore>(db_.get(), t.cf));
+    stores.push_back(std::make_unique<ChunkStore>(db_.get(), &state_write_mu_, t.cf));
     last.push_back(t.checkpoint);
   }
   auto flush = [&](bool final) -> Status {
@@ -738,8 +737,8 @@ Status LedgerImpl::FoldByConversation(std::vector<FoldTarget>& targets, uint64_t
   if (targets.empty() || pin == 0) return Status::OK();
   std::vector<std::unique_ptr<ConversationFolder>> folders;
   for (const FoldTarget& t : targets)
-    folders.push_back(std::make_unique<ConversationFolder>(db_.get(), t.projection, t.cf, BulkDir(),
-                                                           options_.rebuild_spill_bytes));
+    folders.push_back(std::make_unique<ConversationFolder>(
+        db_.get(), &state_write_mu_, t.projection, t.cf, BulkDir(), options_.rebuild_spill_bytes));
   // This thread reads and decodes the log once; each target folds it on a thread of its own.
   Fanout fanout(targets.size());
   std::vector<Status> results(targets.size());
